@@ -1,0 +1,20 @@
+# Aliases for the commands the README and CI run; the logic lives in scripts/.
+PYTHON ?= python3.11
+VENV ?= .venv
+
+.PHONY: setup run test lint bench
+
+setup:
+	@PYTHON=$(PYTHON) VENV=$(VENV) sh scripts/setup.sh
+
+run: setup
+	@$(VENV)/bin/python manage.py runportal
+
+test: setup
+	@VENV=$(VENV) sh scripts/test.sh
+
+lint: setup
+	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+bench: setup
+	@$(VENV)/bin/python bench/pages.py

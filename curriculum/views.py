@@ -1,0 +1,86 @@
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from curriculum import selectors, services
+
+
+def _visible_lesson_or_403(user, slug):
+    try:
+        return selectors.lesson_get_visible(user=user, slug=slug)
+    except selectors.LessonForbiddenError:
+        raise PermissionDenied("This page is for the cohort's instructors.") from None
+
+
+def _wants_on(request) -> bool | None:
+    value = request.POST.get("on")
+    return {"1": True, "0": False}.get(value)
+
+
+@require_GET
+@login_required
+def course_home(request):
+    modules = selectors.toc_for_user(request.user)
+    total = sum(len(module.entries) for module in modules)
+    done = sum(module.completed for module in modules)
+    return render(
+        request,
+        "curriculum/course_home.html",
+        {"modules": modules, "total": total, "done": done},
+    )
+
+
+@require_GET
+@login_required
+def lesson_detail(request, slug):
+    lesson = _visible_lesson_or_403(request.user, slug)
+    ticked, completed = selectors.lesson_progress_for_user(user=request.user, lesson=lesson)
+    previous, following = selectors.lesson_neighbours(user=request.user, lesson=lesson)
+    return render(
+        request,
+        "curriculum/lesson.html",
+        {
+            "lesson": lesson,
+            "ticked": ticked,
+            "completed": completed,
+            "previous": previous,
+            "following": following,
+        },
+    )
+
+
+@require_POST
+@login_required
+def objective_tick(request, slug, key):
+    lesson = _visible_lesson_or_403(request.user, slug)
+    on = _wants_on(request)
+    if on is None:
+        return HttpResponseBadRequest("Send on=1 to tick or on=0 to untick.")
+    try:
+        services.objective_set_ticked(
+            user=request.user, lesson=lesson, objective_key=key, ticked=on
+        )
+    except KeyError:
+        return HttpResponseBadRequest("This lesson has no such objective.")
+    objective = next(o for o in lesson.objectives if o["key"] == key)
+    context = {"lesson": lesson, "objective": objective, "is_ticked": on}
+    if request.htmx:
+        return render(request, "curriculum/partials/objective.html", context)
+    return redirect("lesson-detail", slug=lesson.slug)
+
+
+@require_POST
+@login_required
+def lesson_complete(request, slug):
+    lesson = _visible_lesson_or_403(request.user, slug)
+    on = _wants_on(request)
+    if on is None:
+        return HttpResponseBadRequest("Send on=1 to mark complete or on=0 to undo.")
+    services.lesson_set_completed(user=request.user, lesson=lesson, completed=on)
+    if request.htmx:
+        return render(
+            request, "curriculum/partials/complete.html", {"lesson": lesson, "completed": on}
+        )
+    return redirect("lesson-detail", slug=lesson.slug)
