@@ -1,0 +1,72 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from portal.models import Cohort, Enrolment
+from portal.services import DEMO_PASSWORD, demo_setup
+
+pytestmark = pytest.mark.django_db
+
+
+def test_anonymous_visitor_is_sent_to_login(client):
+    response = client.get("/course/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/?next=/course/")
+
+
+def test_demo_users_can_log_in_and_setup_runs_twice(client):
+    demo_setup()
+    demo_setup()
+    assert Enrolment.objects.filter(cohort__slug="demo").count() == 3
+    response = client.post("/login/", {"username": "learner1", "password": DEMO_PASSWORD})
+    assert response.status_code == 302
+    assert client.get("/course/").status_code == 200
+
+
+def test_wrong_password_shows_a_message_not_an_error(client):
+    demo_setup()
+    response = client.post("/login/", {"username": "learner1", "password": "nope"})
+    assert response.status_code == 200
+    assert b"didn&#x27;t match" in response.content or b"didn't match" in response.content
+
+
+def test_enrol_cohort_from_csv_prints_one_time_passwords(tmp_path, capsys):
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text(
+        "name,email,role\nGrace Hopper,grace@example.com,instructor\n"
+        "Alan Turing,alan@example.com,learner\n"
+    )
+    call_command("enrol_cohort", "Autumn 2026", str(csv_file))
+    out = capsys.readouterr().out
+    cohort = Cohort.objects.get(slug="autumn-2026")
+    roles = dict(cohort.enrolments.values_list("user__email", "role"))
+    assert roles == {"grace@example.com": "instructor", "alan@example.com": "learner"}
+    # The printed password is the one that works.
+    alan_line = next(line for line in out.splitlines() if "alan@example.com" in line)
+    password = alan_line.split()[-1]
+    assert get_user_model().objects.get(email="alan@example.com").check_password(password)
+
+
+def test_a_bad_csv_line_changes_nothing(tmp_path):
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text(
+        "name,email,role\n"
+        "Grace Hopper,grace@example.com,instructor\n"
+        "Bad Row,not-an-email,learner\n"
+    )
+    with pytest.raises(CommandError, match="Line 3: 'not-an-email' is not an email address"):
+        call_command("enrol_cohort", "Autumn 2026", str(csv_file))
+    assert not Cohort.objects.exists()
+    assert not get_user_model().objects.filter(email="grace@example.com").exists()
+
+
+def test_csv_with_an_unknown_role_is_refused(tmp_path):
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text("name,email,role\nEve,eve@example.com,admin\n")
+    with pytest.raises(CommandError, match="role must be 'learner' or 'instructor'"):
+        call_command("enrol_cohort", "Autumn", str(csv_file))
+
+
+def test_admin_lists_every_model(admin_client):
+    for path in ("portal/cohort", "portal/enrolment", "curriculum/lesson"):
+        assert admin_client.get(f"/admin/{path}/").status_code == 200

@@ -1,0 +1,63 @@
+"""Settings come from the environment and refuse values they cannot use."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_settings(**env) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); print('loaded')"],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "portal.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_refuses_the_default_secret_key():
+    result = _load_settings(DEBUG="false")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_a_bad_boolean_is_named_in_the_error():
+    result = _load_settings(DEBUG="maybe", SECRET_KEY="x" * 40)
+    assert result.returncode != 0
+    assert "DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_a_database_url_with_an_unknown_scheme_is_refused():
+    result = _load_settings(DEBUG="true", DATABASE_URL="mysql://db/portal")
+    assert result.returncode != 0
+    assert "DATABASE_URL='mysql://db/portal' must start with one of" in result.stderr
+
+
+def test_secret_key_can_come_from_a_file(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("a-long-secret-from-a-mounted-file\n")
+    result = _load_settings(DEBUG="false", SECRET_KEY_FILE=str(secret))
+    assert result.returncode == 0, result.stderr
+    assert "loaded" in result.stdout
+
+
+def test_embedded_default_uses_a_real_broker_never_eager_mode(tmp_path):
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.CELERY_BROKER_URL, s.CELERY_TASK_ALWAYS_EAGER, s.DATABASES['default']['ENGINE'])"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**env, "DEBUG": "true", "EMBEDDED_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.split() == ["filesystem://", "False", "django.db.backends.sqlite3"]
