@@ -1,0 +1,294 @@
+"""A training job's lifecycle: Starting → Downloading → Training → Uploading → Completed.
+
+Runs in its own thread. Statuses, secondary statuses and their transitions are written to
+moto's record as AWS names them; failures carry a FailureReason a learner can act on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import traceback
+from datetime import UTC, datetime
+from typing import Any
+
+from localcloud import moto_patches, storage
+from localcloud import xgboost_algorithm as algo
+from localcloud.config import Settings
+from localcloud.joblog import JobLog
+
+logger = logging.getLogger("localcloud.training")
+
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+
+_MESSAGES = {
+    "Starting": "Launching requested ML instances",
+    "Downloading": "Downloading input data",
+    "Training": "Training image download completed. Training in progress.",
+    "Uploading": "Uploading generated training model",
+    "Completed": "Training job completed",
+    "Failed": "Training job failed",
+    "Stopping": "Stopping the training job",
+    "Stopped": "Training job stopped",
+    "MaxRuntimeExceeded": "Training job exceeded the MaxRuntimeInSeconds of its StoppingCondition",
+}
+
+
+class _End(Exception):
+    """The job ends early: stopped by a user or by MaxRuntimeInSeconds."""
+
+    def __init__(self, secondary: str) -> None:
+        super().__init__(secondary)
+        self.secondary = secondary
+
+
+class TrainingJob:
+    def __init__(self, settings: Settings, account: str, region: str, name: str) -> None:
+        self.settings = settings
+        self.account = account
+        self.region = region
+        self.name = name
+        self.stop_requested = threading.Event()
+        self.created = time.monotonic()
+        self.transitions: list[dict[str, Any]] = []
+        spec = moto_patches.describe_training_job(account, region, name) or {}
+        self.spec = spec
+        self.transitions = list(spec.get("SecondaryStatusTransitions", []))
+        runtime = (spec.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds") or 86400
+        self.deadline = self.created + runtime
+        self.log = JobLog(account, region, LOG_GROUP, f"{name}/algo-1-{int(time.time())}")
+        self.final_metrics: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    # --- status bookkeeping ---
+
+    def _secondary(self, status: str, **fields: Any) -> None:
+        with self._lock:
+            # Once a stop was requested only the stop path may change the status.
+            if self.stop_requested.is_set() and status not in ("Stopping", "Stopped"):
+                raise _End("Stopped")
+            self._record(status, **fields)
+
+    def _record(self, status: str, **fields: Any) -> None:
+        now = datetime.now(UTC)
+        if self.transitions and "EndTime" not in self.transitions[-1]:
+            self.transitions[-1]["EndTime"] = now
+        transition = {"Status": status, "StartTime": now, "StatusMessage": _MESSAGES[status]}
+        if status in ("Completed", "Failed", "Stopped", "MaxRuntimeExceeded"):
+            transition["EndTime"] = now
+        self.transitions.append(transition)
+        moto_patches.update_training_job(
+            self.account,
+            self.region,
+            self.name,
+            SecondaryStatus=status,
+            SecondaryStatusTransitions=[dict(t) for t in self.transitions],
+            **fields,
+        )
+
+    def _checkpoint(self) -> None:
+        if self.stop_requested.is_set():
+            raise _End("Stopped")
+        if time.monotonic() > self.deadline:
+            raise _End("MaxRuntimeExceeded")
+
+    def _sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while True:
+            self._checkpoint()
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            self.stop_requested.wait(min(left, 0.05, max(self.deadline - time.monotonic(), 0)))
+
+    def request_stop(self) -> str | None:
+        """StopTrainingJob: answer Stopping at once; the thread ends the work.
+
+        Returns the current status when the job can no longer be stopped.
+        """
+        with self._lock:
+            status = (
+                moto_patches.describe_training_job(self.account, self.region, self.name) or {}
+            ).get("TrainingJobStatus")
+            if status != "InProgress":
+                return status
+            self.stop_requested.set()
+            moto_patches.update_training_job(
+                self.account, self.region, self.name, TrainingJobStatus="Stopping"
+            )
+            self._record("Stopping")
+        return None
+
+    # --- the job ---
+
+    def run(self) -> None:
+        started = datetime.now(UTC)
+        try:
+            self._run()
+        except _End as end:
+            self._end_early(end.secondary, started)
+        except Exception as error:
+            if self.stop_requested.is_set():
+                self._end_early("Stopped", started)
+            else:
+                self._fail_with(error, started)
+        finally:
+            self.log.flush()
+
+    def _fail_with(self, error: Exception, started: datetime) -> None:
+        if isinstance(error, algo.AlgorithmClientError | storage.StorageError):
+            text = str(error)
+            self._fail(text if text.startswith("ClientError") else f"ClientError: {text}", started)
+            return
+        logger.error("training job %s crashed:\n%s", self.name, traceback.format_exc())
+        self._fail(f"AlgorithmError: {type(error).__name__}: {error}", started)
+
+    def _run(self) -> None:
+        hyper = self.spec.get("HyperParameters") or {}
+        resources = self.spec.get("ResourceConfig") or {}
+        instance_type = resources.get("InstanceType", "ml.m5.large")
+        self._sleep(self.settings.delay("training_starting"))
+
+        start = datetime.now(UTC)
+        self._secondary("Downloading", TrainingStartTime=start)
+        self.log.info("Imported framework sagemaker_xgboost_container.training (localcloud)")
+        config = algo.parse_hyperparameters(hyper)
+        channels = self._download()
+        self._checkpoint()
+
+        self._secondary("Training")
+        device, sentence = algo.choose_device(instance_type)
+        self.log.info(sentence)
+        self.log.info(f"Using device: {device}")
+        nthread = os.cpu_count() or 1
+        dtrain = algo.load_matrix(
+            "train", channels["train"][1], channels["train"][0], config.csv_weights, nthread
+        )
+        dvalidation = None
+        if "validation" in channels:
+            fmt, files = channels["validation"]
+            dvalidation = algo.load_matrix("validation", files, fmt, config.csv_weights, nthread)
+        self.log.info(f"Train matrix has {dtrain.num_row()} rows and {dtrain.num_col()} columns")
+        if dvalidation is not None:
+            self.log.info(f"Validation matrix has {dvalidation.num_row()} rows")
+        self._checkpoint()
+
+        def on_round(epoch: int, metrics: dict[str, float]) -> None:
+            self.final_metrics = metrics
+            line = "".join(f"#011{name}:{value:.5f}" for name, value in metrics.items())
+            self.log.write(f"[{epoch}]{line}", flush=False)
+            self._checkpoint()
+
+        booster = algo.train(config, dtrain, dvalidation, device, on_round)
+        self._checkpoint()
+
+        self._secondary("Uploading")
+        output = (self.spec.get("OutputDataConfig") or {}).get("S3OutputPath", "")
+        artifact = storage.join_url(output, self.name, "output", "model.tar.gz")
+        storage.write(self.account, artifact, algo.model_archive(booster), "application/x-tar")
+        self._sleep(self.settings.delay("training_uploading"))
+        self._finish("Completed", start, ModelArtifacts={"S3ModelArtifacts": artifact})
+
+    def _download(self) -> dict[str, tuple[str, list[tuple[str, bytes]]]]:
+        channels: dict[str, tuple[str, list[tuple[str, bytes]]]] = {}
+        for channel in self.spec.get("InputDataConfig") or []:
+            name = channel.get("ChannelName")
+            source = (channel.get("DataSource") or {}).get("S3DataSource") or {}
+            if not source:
+                raise algo.AlgorithmClientError(
+                    f"ClientError: channel {name} has no S3DataSource; localcloud reads S3 only."
+                )
+            if source.get("S3DataType", "S3Prefix") != "S3Prefix":
+                raise algo.AlgorithmClientError(
+                    f"ClientError: S3DataType {source.get('S3DataType')} of channel {name} is "
+                    "not supported by localcloud; use S3Prefix."
+                )
+            fmt = algo.content_format(channel.get("ContentType"))
+            url = source["S3Uri"]
+            bucket, _ = storage.split_url(url)
+            objects = storage.list_objects(self.account, url)
+            if not objects:
+                raise algo.AlgorithmClientError(
+                    f"ClientError: No objects found under {url} for the {name} channel."
+                )
+            files = [
+                (key.rsplit("/", 1)[-1], storage.read(self.account, bucket, key))
+                for key, _size in objects
+            ]
+            size = sum(len(data) for _, data in files)
+            self.log.info(f"Channel {name}: {len(files)} file(s), {size} bytes ({fmt})")
+            channels[name] = (fmt, files)
+        if "train" not in channels:
+            raise algo.AlgorithmClientError(
+                "ClientError: Channel train is required by the built-in XGBoost algorithm."
+            )
+        return channels
+
+    def _times(self, start: datetime) -> dict[str, Any]:
+        end = datetime.now(UTC)
+        seconds = max(int((end - start).total_seconds()), 1)
+        return {
+            "TrainingEndTime": end,
+            "TrainingTimeInSeconds": seconds,
+            "BillableTimeInSeconds": seconds,
+        }
+
+    def _metrics(self) -> list[dict[str, Any]] | None:
+        now = datetime.now(UTC)
+        metrics = [
+            {"MetricName": name.replace("-", ":", 1), "Value": value, "Timestamp": now}
+            for name, value in self.final_metrics.items()
+        ]
+        return metrics or None
+
+    def _finish(self, status: str, start: datetime, **fields: Any) -> None:
+        self.log.info(f"Training job {status.lower()}")
+        self.log.flush()
+        self._secondary(status)
+        moto_patches.update_training_job(
+            self.account,
+            self.region,
+            self.name,
+            TrainingJobStatus=status,
+            FinalMetricDataList=self._metrics(),
+            **self._times(start),
+            **fields,
+        )
+
+    def _fail(self, reason: str, start: datetime) -> None:
+        self.log.write(reason)
+        self.log.flush()
+        self._secondary("Failed")
+        moto_patches.update_training_job(
+            self.account,
+            self.region,
+            self.name,
+            TrainingJobStatus="Failed",
+            FailureReason=reason,
+            **self._times(start),
+        )
+
+    def _end_early(self, secondary: str, start: datetime) -> None:
+        if secondary == "MaxRuntimeExceeded":
+            self.log.write("Training job exceeded MaxRuntimeInSeconds; stopping it.")
+            moto_patches.update_training_job(
+                self.account, self.region, self.name, TrainingJobStatus="Stopping"
+            )
+            with self._lock:
+                self._record("MaxRuntimeExceeded")
+        else:
+            self.log.write("Received a stop request; stopping the training job.")
+            time.sleep(self.settings.delay("training_stopping"))
+            with self._lock:
+                self._record("Stopped")
+        self.log.flush()
+        moto_patches.update_training_job(
+            self.account,
+            self.region,
+            self.name,
+            TrainingJobStatus="Stopped",
+            FinalMetricDataList=self._metrics(),
+            **self._times(start),
+        )
