@@ -36,6 +36,9 @@ def course_home(request):
 @login_required
 def lesson_detail(request, slug):
     lesson = _visible_lesson_or_403(request.user, slug)
+    if lesson.kind == lesson.Kind.LAB:
+        # A lab's text lives on its lab page, beside the buttons that do the work.
+        return redirect("lab-page", lab=lesson.lab)
     ticked, completed = selectors.lesson_progress_for_user(user=request.user, lesson=lesson)
     previous, following = selectors.lesson_neighbours(user=request.user, lesson=lesson)
     return render(

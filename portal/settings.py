@@ -149,7 +149,21 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 150, minimum=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict = {}
+# Beat: refresh what is active, re-send launches a lost message left behind, expire.
+LABS_REFRESH_SECONDS = env_int("LABS_REFRESH_SECONDS", 5, minimum=1)
+LABS_RESUBMIT_AFTER_SECONDS = env_int("LABS_RESUBMIT_AFTER_SECONDS", 600, minimum=1)
+CELERY_BEAT_SCHEDULE: dict = {
+    "refresh-active-resources": {
+        "task": "labs.tasks.resource_refresh_all_task",
+        "schedule": float(LABS_REFRESH_SECONDS),
+        "options": {"expires": LABS_REFRESH_SECONDS},
+    },
+    "resubmit-stale-launches": {
+        "task": "labs.tasks.resource_resubmit_stale_task",
+        "schedule": 60.0,
+    },
+    "expire-resources": {"task": "labs.tasks.resource_expire_task", "schedule": 60.0},
+}
 
 # localcloud: the AWS-compatible endpoint the demo cohort's cloud account points at.
 LOCALCLOUD_URL = env_url("LOCALCLOUD_URL", "http://127.0.0.1:4566", schemes=("http", "https"))

@@ -16,5 +16,6 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("course/", include("curriculum.urls")),
+    path("labs/", include("labs.urls")),
     path("admin/", admin.site.urls),
 ]

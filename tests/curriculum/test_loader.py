@@ -81,7 +81,10 @@ def test_the_whole_course_loads_with_objectives_and_check_yourself():
     kinds = {lesson.kind for lesson in lessons}
     assert {"lesson", "recap", "lab", "plan"} <= kinds
     assert {lesson.lab for lesson in lessons if lesson.kind == "lab"} == {
-        "storage", "notebook", "training", "transform",
-    }  # fmt: skip
+        "storage",
+        "notebook",
+        "training",
+        "transform",
+    }
     plan = next(lesson for lesson in lessons if lesson.kind == "plan")
     assert plan.audience == "instructors"

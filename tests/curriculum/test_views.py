@@ -12,8 +12,9 @@ def small_course(tmp_path, db):
 
     write_lesson(tmp_path, "01.md", slug="intro", title="Intro", order=1)
     write_lesson(tmp_path, "02.md", slug="regions", title="Regions", order=2)
-    write_lesson(tmp_path, "03.md", slug="plan", title="Plan", order=3, kind="plan",
-                 audience="instructors")  # fmt: skip
+    write_lesson(
+        tmp_path, "03.md", slug="plan", title="Plan", order=3, kind="plan", audience="instructors"
+    )
     lesson_sync_from_directory(directory=tmp_path)
     return {lesson.slug: lesson for lesson in Lesson.objects.all()}
 

@@ -58,35 +58,58 @@ class Command(BaseCommand):
                     "localcloud",
                     python_module_argv(
                         "localcloud",
-                        "--port", str(local.port or 4566),
-                        "--data-dir", str(embedded / "localcloud"),
+                        "--port",
+                        str(local.port or 4566),
+                        "--data-dir",
+                        str(embedded / "localcloud"),
                     ),
                 )
-            )  # fmt: skip
+            )
         children += [
             Child(
                 "worker",
                 python_module_argv(
-                    "celery", "-A", "portal", "worker", "--loglevel", "INFO",
-                    "--concurrency", "2", "--without-gossip", "--without-mingle",
+                    "celery",
+                    "-A",
+                    "portal",
+                    "worker",
+                    "--loglevel",
+                    "INFO",
+                    "--concurrency",
+                    "2",
+                    "--without-gossip",
+                    "--without-mingle",
                 ),
             ),
             Child(
                 "beat",
                 python_module_argv(
-                    "celery", "-A", "portal", "beat", "--loglevel", "INFO",
-                    "--schedule", str(embedded / "beat-schedule"),
+                    "celery",
+                    "-A",
+                    "portal",
+                    "beat",
+                    "--loglevel",
+                    "INFO",
+                    "--schedule",
+                    str(embedded / "beat-schedule"),
                 ),
             ),
             Child(
                 "web",
                 python_module_argv(
-                    "gunicorn", "portal.wsgi", "--bind", f"{host}:{port}",
-                    "--workers", str(web_workers), "--access-logfile", "-",
-                    "--control-socket", str(embedded / "gunicorn.ctl"),
+                    "gunicorn",
+                    "portal.wsgi",
+                    "--bind",
+                    f"{host}:{port}",
+                    "--workers",
+                    str(web_workers),
+                    "--access-logfile",
+                    "-",
+                    "--control-socket",
+                    str(embedded / "gunicorn.ctl"),
                 ),
             ),
-        ]  # fmt: skip
+        ]
         return children
 
     def _print_welcome(self, host, port):

@@ -1,0 +1,549 @@
+"""One driver per resource kind: turns a CloudResource row into calls on the cloud
+boundary (labs.cloud) and turns the answers into Observations in the portal's terms.
+
+Drivers read rows and call the cloud; they never write the database (services do).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from labs.cloud import images, sagemaker, storage
+from labs.cloud.connection import client
+from labs.cloud.errors import PermanentCloudError
+from labs.models import CloudResource
+from labs.services.observation import Observation
+
+State = CloudResource.State
+Kind = CloudResource.Kind
+
+DATA_PREFIX = "data/"
+MAX_RUNTIME_SECONDS = 3600
+LOG_LINES = 20
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _client(resource: CloudResource, service: str):
+    return client(
+        resource.account.connection(),
+        service,
+        resource.region,
+        learner_tag=f"learner-{resource.owner_id}",
+        cohort_tag=str(resource.cohort_id),
+    )
+
+
+def _tags(resource: CloudResource) -> dict[str, str]:
+    return {
+        "portal:cohort": resource.cohort.slug,
+        "portal:learner": str(resource.owner_id),
+        "portal:lab": resource.lab,
+    }
+
+
+def _keep_intent(resource: CloudResource, state: str) -> str:
+    """A stop or delete the learner asked for stays visible until the cloud catches up."""
+    if resource.state == State.DELETING and state not in (State.DELETED, State.FAILED):
+        return State.DELETING
+    if resource.state == State.STOPPING and state in (
+        State.READY,
+        State.RUNNING,
+        State.PROVISIONING,
+    ):
+        return State.STOPPING
+    return state
+
+
+class Driver:
+    kind = ""
+
+    def submit(self, resource) -> Observation:
+        raise NotImplementedError
+
+    def describe(self, resource) -> Observation | None:
+        raise NotImplementedError
+
+    def missing(self, resource) -> Observation | None:
+        """The List call no longer shows the resource."""
+        if resource.state == State.DELETING:
+            return Observation(
+                state=State.DELETED,
+                cloud_status="",
+                message="Deleted in the cloud.",
+                billing_ended_at=_now(),
+            )
+        return self.describe(resource)
+
+    def list_summaries(self, connection, region, names) -> dict:
+        return {}
+
+    def wants_detail(self, resource) -> bool:
+        return False
+
+    def followup(self, resource) -> Observation | None:
+        return None
+
+    def actions_for(self, resource) -> tuple[str, ...]:
+        return resource.available_actions
+
+    def stop(self, resource) -> Observation:
+        raise PermanentCloudError(f"A {resource.get_kind_display().lower()} cannot be stopped.")
+
+    def start(self, resource) -> Observation:
+        raise PermanentCloudError(f"A {resource.get_kind_display().lower()} cannot be started.")
+
+    def delete(self, resource) -> Observation:
+        raise NotImplementedError
+
+
+class BucketDriver(Driver):
+    kind = Kind.BUCKET
+
+    def submit(self, resource):
+        s3 = _client(resource, "s3")
+        bucket = storage.bucket_create(
+            s3, name=resource.cloud_name, region=resource.region, tags=_tags(resource)
+        )
+        uris = storage.dataset_upload(s3, bucket=bucket.name, prefix=DATA_PREFIX)
+        return Observation(
+            state=State.READY,
+            cloud_status="Available",
+            arn=f"arn:aws:s3:::{bucket.name}",
+            message=f"Bucket created in {resource.region} and the course data uploaded "
+            f"({len(uris)} files under {DATA_PREFIX}).",
+            details={"uris": uris},
+        )
+
+    def describe(self, resource):
+        bucket = storage.bucket_describe(_client(resource, "s3"), name=resource.cloud_name)
+        if not bucket.exists:
+            return Observation(state=State.DELETED, message="The bucket no longer exists.")
+        return Observation(state=_keep_intent(resource, State.READY), cloud_status="Available")
+
+    def delete(self, resource):
+        storage.bucket_empty_and_delete(_client(resource, "s3"), name=resource.cloud_name)
+        return Observation(
+            state=State.DELETED, cloud_status="", message="Bucket emptied and deleted."
+        )
+
+
+NOTEBOOK_STATES = {
+    "Pending": State.PROVISIONING,
+    "Updating": State.PROVISIONING,
+    "InService": State.READY,
+    "Stopping": State.STOPPING,
+    "Stopped": State.STOPPED,
+    "Failed": State.FAILED,
+    "Deleting": State.DELETING,
+}
+
+
+class NotebookDriver(Driver):
+    kind = Kind.NOTEBOOK
+
+    def submit(self, resource):
+        sm = _client(resource, "sagemaker")
+        role = sagemaker.execution_role_arn(
+            resource.account.connection(),
+            resource.region,
+            configured_arn=resource.account.execution_role_arn,
+        )
+        sagemaker.notebook_create(
+            sm,
+            name=resource.cloud_name,
+            instance_type=resource.instance_type,
+            role_arn=role,
+            tags=_tags(resource),
+        )
+        seen = self.describe(resource)
+        if seen is None:
+            raise PermanentCloudError("The notebook instance was created but cannot be found.")
+        return seen
+
+    def list_summaries(self, connection, region, names):
+        sm = client(connection, "sagemaker", region)
+        return {s.name: s for s in sagemaker.notebook_list(sm)}
+
+    def describe(self, resource):
+        notebook = sagemaker.notebook_describe(
+            _client(resource, "sagemaker"), name=resource.cloud_name
+        )
+        if notebook is None:
+            if resource.state == State.DELETING:
+                return Observation(
+                    state=State.DELETED, message="Deleted in the cloud.", billing_ended_at=_now()
+                )
+            return Observation(
+                state=State.DELETED,
+                message="It no longer exists in the cloud.",
+                billing_ended_at=_now(),
+            )
+        state = _keep_intent(resource, NOTEBOOK_STATES.get(notebook.status, State.PROVISIONING))
+        seen = Observation(
+            state=state,
+            cloud_status=notebook.status,
+            modified_at=notebook.last_modified,
+            failure_reason=notebook.failure_reason,
+            arn=notebook.arn,
+        )
+        if notebook.status == "InService":
+            seen.billing_started_at = notebook.last_modified or _now()
+        elif notebook.status in ("Stopped", "Failed", "Stopping"):
+            seen.billing_ended_at = notebook.last_modified or _now()
+            seen.details = {"open_url": ""}
+        return seen
+
+    def followup(self, resource):
+        # Deleting a running notebook is two steps on AWS: stop, then delete.
+        if resource.state == State.DELETING and resource.cloud_status in ("Stopped", "Failed"):
+            sagemaker.notebook_delete(_client(resource, "sagemaker"), name=resource.cloud_name)
+            return Observation(
+                state=State.DELETING,
+                cloud_status="Deleting",
+                message="Stopped; now deleting the instance and its files.",
+            )
+        return None
+
+    def stop(self, resource):
+        sagemaker.notebook_stop(_client(resource, "sagemaker"), name=resource.cloud_name)
+        return self.describe(resource) or Observation(state=State.STOPPING)
+
+    def start(self, resource):
+        sagemaker.notebook_start(_client(resource, "sagemaker"), name=resource.cloud_name)
+        return self.describe(resource) or Observation(state=State.PROVISIONING)
+
+    def delete(self, resource):
+        sm = _client(resource, "sagemaker")
+        notebook = sagemaker.notebook_describe(sm, name=resource.cloud_name)
+        if notebook is None:
+            return Observation(state=State.DELETED, message="Deleted.", billing_ended_at=_now())
+        if notebook.status in ("InService", "Pending", "Updating"):
+            sagemaker.notebook_stop(sm, name=resource.cloud_name)
+            return Observation(
+                state=State.DELETING,
+                cloud_status="Stopping",
+                message="Stopping it first; it is deleted once stopped.",
+                billing_ended_at=_now(),
+            )
+        if notebook.status in ("Stopped", "Failed"):
+            sagemaker.notebook_delete(sm, name=resource.cloud_name)
+            return Observation(state=State.DELETING, cloud_status="Deleting")
+        return Observation(state=State.DELETING, cloud_status=notebook.status)
+
+    def open_url(self, resource):
+        url = sagemaker.notebook_presigned_url(
+            _client(resource, "sagemaker"), name=resource.cloud_name, session_seconds=1800
+        )
+        return Observation(
+            state=resource.state,
+            cloud_status=resource.cloud_status,
+            secondary_status=resource.secondary_status,
+            details={"open_url": url, "open_url_at": _now().isoformat()},
+        )
+
+
+TRAINING_STATES = {
+    "InProgress": State.RUNNING,
+    "Completed": State.COMPLETED,
+    "Failed": State.FAILED,
+    "Stopping": State.STOPPING,
+    "Stopped": State.STOPPED,
+}
+WAITING_SECONDARY = (
+    "Starting",
+    "Downloading",
+    "LaunchingMLInstances",
+    "PreparingTrainingStack",
+    "DownloadingTrainingImage",
+    "Pending",
+)
+
+
+def _metric_series(history) -> dict[str, list[list[float]]]:
+    series: dict[str, list[list[float]]] = {}
+    for round_number, values in history:
+        for name, value in values.items():
+            series.setdefault(name, []).append([round_number, value])
+    return series
+
+
+class TrainingJobDriver(Driver):
+    kind = Kind.TRAINING_JOB
+
+    def submit(self, resource):
+        bucket = resource.params["bucket"]
+        role = sagemaker.execution_role_arn(
+            resource.account.connection(),
+            resource.region,
+            configured_arn=resource.account.execution_role_arn,
+        )
+        job = sagemaker.training_job_create(
+            _client(resource, "sagemaker"),
+            name=resource.cloud_name,
+            image_uri=images.xgboost_image_uri(resource.region),
+            role_arn=role,
+            instance_type=resource.instance_type,
+            train_s3=storage.s3_uri(bucket, f"{DATA_PREFIX}train.csv"),
+            validation_s3=storage.s3_uri(bucket, f"{DATA_PREFIX}validation.csv"),
+            output_s3=storage.s3_uri(bucket, "models/"),
+            hyperparameters=resource.params["hyperparameters"],
+            max_runtime_seconds=MAX_RUNTIME_SECONDS,
+            tags=_tags(resource),
+        )
+        return self._observe(resource, job, with_logs=False)
+
+    def list_summaries(self, connection, region, names):
+        sm = client(connection, "sagemaker", region)
+        return {s.name: s for s in sagemaker.training_job_list(sm)}
+
+    def wants_detail(self, resource):
+        # Rounds advance without a status change; follow the log while it trains.
+        return resource.secondary_status == "Training"
+
+    def describe(self, resource):
+        job = sagemaker.training_job_describe(
+            _client(resource, "sagemaker"), name=resource.cloud_name
+        )
+        if job is None:
+            return Observation(
+                state=State.DELETED if resource.state == State.DELETING else State.FAILED,
+                failure_reason=""
+                if resource.state == State.DELETING
+                else "The training job no longer exists in the cloud.",
+            )
+        return self._observe(resource, job, with_logs=True)
+
+    def _observe(self, resource, job, *, with_logs: bool) -> Observation:
+        state = TRAINING_STATES.get(job.status, State.RUNNING)
+        if state == State.RUNNING and job.secondary_status in WAITING_SECONDARY:
+            state = State.PROVISIONING
+        seen = Observation(
+            state=_keep_intent(resource, state),
+            cloud_status=job.status,
+            secondary_status=job.secondary_status,
+            modified_at=job.last_modified,
+            failure_reason=job.failure_reason,
+            arn=job.arn,
+            progress_total=int(
+                resource.params.get("hyperparameters", {}).get("num_round", 0) or 0
+            ),
+            details={
+                "transitions": [
+                    [t.status, t.start.isoformat() if t.start else "", t.message]
+                    for t in job.transitions
+                ]
+            },
+        )
+        if seen.state == State.DELETING and job.status in ("Completed", "Failed", "Stopped"):
+            seen.state = State.DELETED
+        training = next((t for t in job.transitions if t.status == "Training"), None)
+        if training and training.start:
+            seen.billing_started_at = training.start
+        if job.status in ("Completed", "Failed", "Stopped"):
+            start = seen.billing_started_at or job.started_at
+            if start:
+                seconds = job.billable_seconds
+                seen.billing_ended_at = (
+                    start + timedelta(seconds=seconds) if seconds else (job.ended_at or _now())
+                )
+        if job.final_metrics:
+            seen.details["final_metrics"] = job.final_metrics
+        if job.model_artifact and job.status == "Completed":
+            seen.details["model_artifact"] = job.model_artifact
+        if with_logs:
+            logs = _client(resource, "logs")
+            history = sagemaker.training_metric_history(logs, job_name=resource.cloud_name)
+            if history:
+                seen.metrics = _metric_series(history)
+                seen.progress_done = max(r for r, _ in history) + 1
+            seen.log_tail = sagemaker.training_log_tail(
+                logs, job_name=resource.cloud_name, limit=LOG_LINES
+            )
+        if job.status == "Completed" and seen.progress_total:
+            seen.progress_done = seen.progress_total
+        return seen
+
+    def stop(self, resource):
+        sagemaker.training_job_stop(_client(resource, "sagemaker"), name=resource.cloud_name)
+        return self.describe(resource) or Observation(state=State.STOPPING)
+
+    def delete(self, resource):
+        # Training jobs stay listed in SageMaker's history; stopping ends the bill and
+        # the row leaves the learner's list. Its model stays in their bucket.
+        job = sagemaker.training_job_describe(
+            _client(resource, "sagemaker"), name=resource.cloud_name
+        )
+        if job and job.status == "InProgress":
+            sagemaker.training_job_stop(_client(resource, "sagemaker"), name=resource.cloud_name)
+            return Observation(
+                state=State.DELETING,
+                cloud_status="Stopping",
+                message="Stopping the job before removing it.",
+            )
+        return Observation(
+            state=State.DELETED,
+            cloud_status=job.status if job else "",
+            message="Removed from your list.",
+        )
+
+
+class ModelDriver(Driver):
+    kind = Kind.MODEL
+
+    def submit(self, resource):
+        role = sagemaker.execution_role_arn(
+            resource.account.connection(),
+            resource.region,
+            configured_arn=resource.account.execution_role_arn,
+        )
+        arn = sagemaker.model_create(
+            _client(resource, "sagemaker"),
+            name=resource.cloud_name,
+            image_uri=images.xgboost_image_uri(resource.region),
+            model_data_url=resource.params["model_artifact"],
+            role_arn=role,
+            tags=_tags(resource),
+        )
+        return Observation(
+            state=State.READY,
+            cloud_status="Created",
+            arn=arn,
+            message="Model created from your training job's model.tar.gz.",
+        )
+
+    def describe(self, resource):
+        if sagemaker.model_exists(_client(resource, "sagemaker"), name=resource.cloud_name):
+            return Observation(state=_keep_intent(resource, State.READY), cloud_status="Created")
+        return Observation(state=State.DELETED, message="The model no longer exists.")
+
+    def delete(self, resource):
+        sagemaker.model_delete(_client(resource, "sagemaker"), name=resource.cloud_name)
+        return Observation(state=State.DELETED, cloud_status="", message="Model deleted.")
+
+
+TRANSFORM_STATES = TRAINING_STATES
+
+
+class TransformJobDriver(Driver):
+    kind = Kind.TRANSFORM_JOB
+
+    def submit(self, resource):
+        model = resource.parent
+        if model is None:
+            raise PermanentCloudError("This transform has no model to use.")
+        model.account = resource.account
+        if model.state != State.READY:
+            # The model's own task may not have run yet; creating adopts, so this is safe.
+            ModelDriver().submit(model)
+        bucket = resource.params["bucket"]
+        job = sagemaker.transform_job_create(
+            _client(resource, "sagemaker"),
+            name=resource.cloud_name,
+            model_name=model.cloud_name,
+            input_s3_prefix=storage.s3_uri(bucket, f"{DATA_PREFIX}test-features.csv"),
+            output_s3=self._output_prefix(resource),
+            instance_type=resource.instance_type,
+            tags=_tags(resource),
+        )
+        return self._observe(resource, job)
+
+    @staticmethod
+    def _output_prefix(resource) -> str:
+        return storage.s3_uri(resource.params["bucket"], f"predictions/{resource.cloud_name}/")
+
+    def list_summaries(self, connection, region, names):
+        sm = client(connection, "sagemaker", region)
+        return {s.name: s for s in sagemaker.transform_job_list(sm)}
+
+    def describe(self, resource):
+        job = sagemaker.transform_job_describe(
+            _client(resource, "sagemaker"), name=resource.cloud_name
+        )
+        if job is None:
+            return Observation(
+                state=State.DELETED if resource.state == State.DELETING else State.FAILED,
+                failure_reason=""
+                if resource.state == State.DELETING
+                else "The transform job no longer exists in the cloud.",
+            )
+        return self._observe(resource, job)
+
+    def _observe(self, resource, job) -> Observation:
+        state = _keep_intent(resource, TRANSFORM_STATES.get(job.status, State.RUNNING))
+        if state == State.DELETING and job.status in ("Completed", "Failed", "Stopped"):
+            state = State.DELETED
+        seen = Observation(
+            state=state,
+            cloud_status=job.status,
+            failure_reason=job.failure_reason,
+            arn=job.arn,
+            billing_started_at=job.started_at,
+        )
+        if job.status in ("Completed", "Failed", "Stopped"):
+            seen.billing_ended_at = job.ended_at or _now()
+        if job.status == "Completed" and "accuracy" not in resource.details:
+            seen.details = self._score(resource)
+        return seen
+
+    def _score(self, resource) -> dict:
+        from labs.dataset import prediction_accuracy, read_predictions, test_labels
+
+        bucket, prefix = storage.split_s3_uri(self._output_prefix(resource))
+        text = storage.object_text(
+            _client(resource, "s3"), bucket=bucket, key=f"{prefix}test-features.csv.out"
+        )
+        if text is None:
+            return {"accuracy": "", "score_problem": "The predictions file is missing."}
+        labels = test_labels()
+        try:
+            accuracy = prediction_accuracy(text, labels)
+        except ValueError as problem:
+            return {"accuracy": "", "score_problem": str(problem)}
+        scores = read_predictions(text)
+        sample = [
+            [i + 1, labels[i], scores[i], int(scores[i] >= 0.5)]
+            for i in range(min(10, len(labels)))
+        ]
+        return {
+            "accuracy": accuracy,
+            "correct": round(accuracy * len(labels)),
+            "total": len(labels),
+            "sample": sample,
+            "output": storage.s3_uri(bucket, f"{prefix}test-features.csv.out"),
+        }
+
+    def stop(self, resource):
+        sagemaker.transform_job_stop(_client(resource, "sagemaker"), name=resource.cloud_name)
+        return self.describe(resource) or Observation(state=State.STOPPING)
+
+    def delete(self, resource):
+        job = sagemaker.transform_job_describe(
+            _client(resource, "sagemaker"), name=resource.cloud_name
+        )
+        if job and job.status == "InProgress":
+            sagemaker.transform_job_stop(_client(resource, "sagemaker"), name=resource.cloud_name)
+            return Observation(state=State.DELETING, cloud_status="Stopping")
+        return Observation(
+            state=State.DELETED,
+            cloud_status=job.status if job else "",
+            message="Removed from your list; its predictions stay in your bucket.",
+        )
+
+
+_DRIVERS = {
+    d.kind: d
+    for d in (
+        BucketDriver(),
+        NotebookDriver(),
+        TrainingJobDriver(),
+        ModelDriver(),
+        TransformJobDriver(),
+    )
+}
+
+
+def for_kind(kind: str) -> Driver:
+    return _DRIVERS[kind]

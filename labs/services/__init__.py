@@ -1,0 +1,1 @@
+"""Services: the only code that changes lab state. Views and tasks call these."""

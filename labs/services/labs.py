@@ -1,0 +1,171 @@
+"""What each lab's buttons do: prerequisites, parameters and launches."""
+
+from django.db import transaction
+
+from labs.models import CloudResource, Lab, LabCheck, LabPreference, LabSettings
+from labs.services.events import resource_transition
+from labs.services.policy import LaunchRefusedError, check_region
+from labs.services.resources import _enqueue, resource_launch, resource_request_action
+
+Kind = CloudResource.Kind
+State = CloudResource.State
+
+
+def learner_set_region(*, learner, lab_settings: LabSettings, region: str) -> str:
+    check_region(lab_settings, region)
+    LabPreference.objects.update_or_create(
+        user=learner, cohort=lab_settings.cohort, defaults={"region": region}
+    )
+    return region
+
+
+def _latest(learner, lab_settings, *, lab, kind, region, states):
+    return (
+        CloudResource.objects.filter(
+            owner=learner,
+            cohort=lab_settings.cohort,
+            lab=lab,
+            kind=kind,
+            region=region,
+            state__in=states,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def lab_launch_bucket(*, learner, lab_settings: LabSettings, region: str, bucket_name: str):
+    existing = _latest(
+        learner,
+        lab_settings,
+        lab=Lab.STORAGE,
+        kind=Kind.BUCKET,
+        region=region,
+        states=CloudResource.LIVE_STATES,
+    )
+    if existing and existing.cloud_name != bucket_name:
+        raise LaunchRefusedError(
+            f"You already have the bucket {existing.cloud_name} in {region}. "
+            "Delete it first if you want one with another name."
+        )
+    return resource_launch(
+        learner=learner,
+        lab_settings=lab_settings,
+        lab=Lab.STORAGE,
+        kind=Kind.BUCKET,
+        region=region,
+        cloud_name=bucket_name,
+        params={"upload_dataset": True},
+    )
+
+
+def lab_launch_notebook(*, learner, lab_settings: LabSettings, region: str, instance_type: str):
+    return resource_launch(
+        learner=learner,
+        lab_settings=lab_settings,
+        lab=Lab.NOTEBOOK,
+        kind=Kind.NOTEBOOK,
+        region=region,
+        instance_type=instance_type,
+    )
+
+
+def _data_bucket(learner, lab_settings, region) -> CloudResource:
+    bucket = _latest(
+        learner,
+        lab_settings,
+        lab=Lab.STORAGE,
+        kind=Kind.BUCKET,
+        region=region,
+        states=(State.READY,),
+    )
+    if bucket is None:
+        raise LaunchRefusedError(
+            f"Training reads the course data from your bucket, and you have no ready bucket "
+            f"in {region}. Do Lab 1 in this region first (or switch to the region you used)."
+        )
+    return bucket
+
+
+def lab_launch_training(
+    *, learner, lab_settings: LabSettings, region: str, instance_type: str, hyperparameters: dict
+):
+    bucket = _data_bucket(learner, lab_settings, region)
+    return resource_launch(
+        learner=learner,
+        lab_settings=lab_settings,
+        lab=Lab.TRAINING,
+        kind=Kind.TRAINING_JOB,
+        region=region,
+        instance_type=instance_type,
+        parent=bucket,
+        params={"hyperparameters": hyperparameters, "bucket": bucket.cloud_name},
+    )
+
+
+@transaction.atomic
+def lab_launch_transform(*, learner, lab_settings: LabSettings, region: str, instance_type: str):
+    job = _latest(
+        learner,
+        lab_settings,
+        lab=Lab.TRAINING,
+        kind=Kind.TRAINING_JOB,
+        region=region,
+        states=(State.COMPLETED,),
+    )
+    if job is None or not job.details.get("model_artifact"):
+        raise LaunchRefusedError(
+            f"Batch transform needs a model, and you have no completed training job in {region}. "
+            "Finish Lab 3 in this region first."
+        )
+    bucket = job.params.get("bucket", "")
+    model = resource_launch(
+        learner=learner,
+        lab_settings=lab_settings,
+        lab=Lab.TRANSFORM,
+        kind=Kind.MODEL,
+        region=region,
+        parent=job,
+        params={"model_artifact": job.details["model_artifact"], "training_job": job.cloud_name},
+    )
+    return resource_launch(
+        learner=learner,
+        lab_settings=lab_settings,
+        lab=Lab.TRANSFORM,
+        kind=Kind.TRANSFORM_JOB,
+        region=region,
+        instance_type=instance_type,
+        parent=model,
+        params={"bucket": bucket},
+    )
+
+
+def lab_check_request(*, learner, lab_settings: LabSettings, lab: str, region: str, purpose: str):
+    from labs.tasks import lab_check_task
+
+    with transaction.atomic():
+        check = LabCheck.objects.create(
+            user=learner, cohort=lab_settings.cohort, lab=lab, region=region, purpose=purpose
+        )
+        _enqueue(lab_check_task, check.pk)
+    return check
+
+
+def lab_cleanup(*, learner, lab_settings: LabSettings, lab: str, region: str) -> LabCheck:
+    """Delete everything this lab made, in every region, then verify by listing."""
+    live = CloudResource.objects.filter(
+        owner=learner, cohort=lab_settings.cohort, lab=lab
+    ).exclude(state__in=(State.DELETED, State.DELETING))
+    for resource in live:
+        try:
+            resource_request_action(resource=resource, action="delete")
+        except LaunchRefusedError:
+            # Not deletable in its state (e.g. still submitting): the check retries.
+            resource_transition(resource, message="Clean-up asked; will delete once it settles.")
+    return lab_check_request(
+        learner=learner,
+        lab_settings=lab_settings,
+        lab=lab,
+        region=region,
+        purpose=LabCheck.Purpose.CLEANUP,
+    )

@@ -1,0 +1,123 @@
+"""The cohort's guard rails, checked before anything is enqueued."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings as django_settings
+from django.db.models import Sum
+
+from labs.cloud import pricing, regions
+from labs.models import (
+    DEFAULT_INSTANCE_TYPES,
+    DEFAULT_REGIONS,
+    CloudAccount,
+    CloudResource,
+    LabSettings,
+)
+from portal.models import Cohort
+
+BILLABLE_KINDS = (
+    CloudResource.Kind.NOTEBOOK,
+    CloudResource.Kind.TRAINING_JOB,
+    CloudResource.Kind.TRANSFORM_JOB,
+)
+
+
+class LaunchRefusedError(Exception):
+    """A launch the cohort's rules do not allow; the message says why, for the learner."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    region: str
+    instance_type: str
+    hourly_usd: Decimal
+
+
+def lab_settings_for(cohort: Cohort) -> LabSettings:
+    """The cohort's lab settings, created on first use pointing at localcloud."""
+    existing = LabSettings.objects.filter(cohort=cohort).select_related("account").first()
+    if existing:
+        return existing
+    account, _ = CloudAccount.objects.get_or_create(
+        name="localcloud",
+        kind=CloudAccount.Kind.LOCALCLOUD,
+        defaults={"endpoint_url": django_settings.LOCALCLOUD_URL},
+    )
+    lab_settings, _ = LabSettings.objects.get_or_create(
+        cohort=cohort,
+        defaults={
+            "account": account,
+            "allowed_regions": list(DEFAULT_REGIONS),
+            "allowed_instance_types": list(DEFAULT_INSTANCE_TYPES),
+        },
+    )
+    return lab_settings
+
+
+def cohort_spend(cohort: Cohort) -> Decimal:
+    """Estimated spend so far: settled periods plus what running resources accrue."""
+    settled = CloudResource.objects.filter(cohort=cohort).aggregate(
+        total=Sum("estimated_cost_usd")
+    )["total"] or Decimal("0")
+    running = CloudResource.objects.filter(cohort=cohort, billing_started_at__isnull=False).only(
+        "hourly_usd", "billing_started_at", "estimated_cost_usd"
+    )
+    return settled + sum((r.accrued_cost() - r.estimated_cost_usd for r in running), Decimal("0"))
+
+
+def check_region(lab_settings: LabSettings, region: str) -> str:
+    if region not in lab_settings.allowed_regions:
+        allowed = ", ".join(lab_settings.allowed_regions) or "none"
+        name = regions.region_name(region) if regions.is_known_region(region) else "unknown"
+        raise LaunchRefusedError(
+            f"The region {region!r} ({name}) is not open to your cohort. Pick one of: {allowed}."
+        )
+    return region
+
+
+def check_instance_type(lab_settings: LabSettings, instance_type: str) -> str:
+    if instance_type not in lab_settings.allowed_instance_types:
+        raise LaunchRefusedError(
+            f"The instance type {instance_type!r} is not allowed in your cohort. "
+            f"Allowed: {', '.join(lab_settings.allowed_instance_types)}."
+        )
+    if pricing.is_gpu(instance_type) and not lab_settings.gpu_allowed:
+        raise LaunchRefusedError(
+            f"{instance_type} is a GPU instance type and your instructor has not turned GPUs "
+            "on for this cohort. Use a CPU type, or ask your instructor."
+        )
+    return instance_type
+
+
+def plan_launch(
+    *, learner, lab_settings: LabSettings, kind: str, region: str, instance_type: str = ""
+) -> LaunchPlan:
+    """Everything that must hold before a launch is accepted; raises with a sentence."""
+    check_region(lab_settings, region)
+    hourly = Decimal("0")
+    if kind in BILLABLE_KINDS:
+        check_instance_type(lab_settings, instance_type)
+        hourly = pricing.hourly_price(instance_type, region)
+        active = CloudResource.objects.filter(
+            owner=learner,
+            cohort=lab_settings.cohort,
+            kind__in=BILLABLE_KINDS,
+            state__in=CloudResource.LIVE_STATES,
+        ).count()
+        if active >= lab_settings.max_active_per_learner:
+            raise LaunchRefusedError(
+                f"You already have {active} running resources, the most your cohort allows "
+                f"({lab_settings.max_active_per_learner}). Stop or delete one first."
+            )
+        spend = cohort_spend(lab_settings.cohort)
+        if spend >= lab_settings.budget_usd:
+            raise LaunchRefusedError(
+                f"Your cohort has used its budget (${spend:.2f} of "
+                f"${lab_settings.budget_usd:.2f}). Ask your instructor before starting more."
+            )
+    return LaunchPlan(region=region, instance_type=instance_type, hourly_usd=hourly)

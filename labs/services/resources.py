@@ -1,0 +1,250 @@
+"""Launching, submitting, stopping and deleting cloud resources."""
+
+import logging
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from labs import drivers
+from labs.cloud import naming
+from labs.cloud.errors import CloudError
+from labs.models import CloudResource, LabSettings
+from labs.services.events import resource_transition
+from labs.services.observation import Observation
+from labs.services.policy import LaunchRefusedError, plan_launch
+
+logger = logging.getLogger(__name__)
+State = CloudResource.State
+
+
+def _enqueue(task, *args) -> None:
+    # After commit, so the worker never looks for a row that is not there yet.
+    transaction.on_commit(lambda: task.delay(*args))
+
+
+def resource_launch(
+    *,
+    learner,
+    lab_settings: LabSettings,
+    lab: str,
+    kind: str,
+    region: str,
+    instance_type: str = "",
+    params: dict | None = None,
+    parent: CloudResource | None = None,
+    cloud_name: str = "",
+) -> CloudResource:
+    """Accept a launch (or return the live resource a double click already made).
+
+    Checks the cohort's rules first and refuses with a LaunchRefusedError; otherwise
+    records the request and enqueues its submission once the row is committed.
+    """
+    from labs.tasks import resource_submit_task
+
+    cohort = lab_settings.cohort
+    live = (
+        CloudResource.objects.filter(
+            owner=learner,
+            cohort=cohort,
+            lab=lab,
+            kind=kind,
+            region=region,
+            state__in=CloudResource.LIVE_STATES,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if live:
+        return live
+    plan = plan_launch(
+        learner=learner,
+        lab_settings=lab_settings,
+        kind=kind,
+        region=region,
+        instance_type=instance_type,
+    )
+    attempt = (
+        1 + CloudResource.objects.filter(owner=learner, cohort=cohort, lab=lab, kind=kind).count()
+    )
+    name = cloud_name or naming.resource_name(
+        kind=kind, cohort_slug=cohort.slug, user_id=learner.pk, lab=lab, attempt=attempt
+    )
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            resource = CloudResource.objects.create(
+                owner=learner,
+                cohort=cohort,
+                account=lab_settings.account,
+                lab=lab,
+                kind=kind,
+                region=plan.region,
+                attempt=attempt,
+                cloud_name=name,
+                instance_type=plan.instance_type,
+                hourly_usd=plan.hourly_usd,
+                params=params or {},
+                parent=parent,
+                expires_at=now + lab_settings.lab_ttl,
+            )
+            resource.events.create(
+                state=resource.state,
+                message=f"You asked for {resource.get_kind_display().lower()} {name} "
+                f"in {plan.region}.",
+            )
+    except IntegrityError:
+        # A concurrent click created the same deterministic name first: use that one.
+        existing = CloudResource.objects.filter(
+            account=lab_settings.account, region=region, kind=kind, cloud_name=name
+        ).first()
+        if existing is None or existing.owner_id != learner.pk:
+            raise LaunchRefusedError(
+                f"The name {name} is already taken in {region}. Choose another name."
+            ) from None
+        return existing
+    _enqueue(resource_submit_task, resource.pk)
+    return resource
+
+
+def resource_claim_for_submit(resource_id: int) -> CloudResource | None:
+    """Move a requested (or stale submitting) resource to submitting; None if another
+    state means there is nothing to submit any more."""
+    claimed = CloudResource.objects.filter(
+        pk=resource_id, state__in=(State.REQUESTED, State.SUBMITTING)
+    ).update(
+        state=State.SUBMITTING, submit_attempts=F("submit_attempts") + 1, version=F("version") + 1
+    )
+    if not claimed:
+        return None
+    resource = CloudResource.objects.select_related("account", "parent", "cohort").get(
+        pk=resource_id
+    )
+    if resource.submit_attempts == 1:
+        resource.events.create(state=State.SUBMITTING, message="Sending the request to the cloud.")
+    return resource
+
+
+def resource_submit(*, resource_id: int) -> CloudResource | None:
+    """Create the resource in the cloud, adopting one of the same name left by an
+    earlier try. Transient cloud errors propagate so the task retries; permanent ones
+    mark the resource failed with the reason."""
+    resource = resource_claim_for_submit(resource_id)
+    if resource is None:
+        return None
+    try:
+        observation = drivers.for_kind(resource.kind).submit(resource)
+    except CloudError as error:
+        if error.retryable:
+            raise
+        return resource_mark_failed(resource_id=resource_id, reason=error.message)
+    return resource_apply_observation(resource, observation)
+
+
+def resource_mark_failed(*, resource_id: int, reason: str) -> CloudResource | None:
+    resource = CloudResource.objects.filter(pk=resource_id).first()
+    if resource is None or resource.state in (State.FAILED, State.DELETED):
+        return resource
+    ended = Observation(state=State.FAILED, billing_ended_at=timezone.now())
+    return resource_transition(
+        resource,
+        state=State.FAILED,
+        failure_reason=reason,
+        message=f"Failed: {reason}",
+        **_billing_changes(resource, ended),
+    )
+
+
+def resource_apply_observation(resource: CloudResource, seen: Observation) -> CloudResource:
+    """Store what a driver saw; records a timeline event when the state or status moved."""
+    fields: dict = {
+        "cloud_status": seen.cloud_status,
+        "secondary_status": seen.secondary_status,
+    }
+    if seen.modified_at:
+        fields["cloud_modified_at"] = seen.modified_at
+    if seen.arn:
+        fields["arn"] = seen.arn
+    if seen.failure_reason:
+        fields["failure_reason"] = seen.failure_reason
+    for name in ("progress_done", "progress_total", "metrics", "log_tail"):
+        value = getattr(seen, name)
+        if value is not None:
+            fields[name] = value
+    if seen.details:
+        fields["details"] = {**resource.details, **seen.details}
+    fields.update(_billing_changes(resource, seen))
+    return resource_transition(resource, state=seen.state, message=seen.message, **fields)
+
+
+def _billing_changes(resource: CloudResource, seen: Observation) -> dict:
+    """Open a billing period when the cloud starts charging, settle it when it stops."""
+    changes: dict = {}
+    started = resource.billing_started_at
+    if seen.billing_started_at and started is None and seen.billing_ended_at is None:
+        changes["billing_started_at"] = seen.billing_started_at
+        changes["billing_ended_at"] = None
+    elif seen.billing_ended_at and (started or seen.billing_started_at):
+        start = started or seen.billing_started_at
+        seconds = max(0.0, (seen.billing_ended_at - start).total_seconds())
+        cost = resource.hourly_usd * Decimal(seconds) / Decimal(3600)
+        changes["estimated_cost_usd"] = (resource.estimated_cost_usd + cost).quantize(
+            Decimal("0.0001")
+        )
+        changes["billing_started_at"] = None
+        changes["billing_ended_at"] = seen.billing_ended_at
+    return changes
+
+
+def resource_request_action(*, resource: CloudResource, action: str) -> CloudResource:
+    """Stop, start or delete, as the learner (or an instructor) asked. The cloud call
+    runs in a task; the row shows the intent at once."""
+    from labs.tasks import resource_action_task
+
+    allowed = drivers.for_kind(resource.kind).actions_for(resource)
+    if action not in allowed:
+        raise LaunchRefusedError(
+            f"You can't {action} a {resource.get_kind_display().lower()} that is "
+            f"{resource.get_state_display().lower()}."
+        )
+    intent = {"stop": State.STOPPING, "delete": State.DELETING, "start": State.PROVISIONING}[
+        action
+    ]
+    with transaction.atomic():
+        resource = resource_transition(
+            resource, state=intent, message=f"You asked to {action} it."
+        )
+        _enqueue(resource_action_task, resource.pk, action)
+    return resource
+
+
+def resource_perform_action(*, resource_id: int, action: str) -> CloudResource | None:
+    resource = (
+        CloudResource.objects.select_related("account", "parent").filter(pk=resource_id).first()
+    )
+    if resource is None or resource.state == State.DELETED:
+        return resource
+    driver = drivers.for_kind(resource.kind)
+    try:
+        observation = getattr(driver, action)(resource)
+    except CloudError as error:
+        if error.retryable:
+            raise
+        return resource_transition(
+            resource,
+            message=f"Could not {action} it: {error.message}",
+            failure_reason=error.message,
+        )
+    return resource_apply_observation(resource, observation)
+
+
+def resources_needing_resubmit(*, older_than) -> list[int]:
+    """Rows stuck before the cloud heard of them, e.g. after a lost queue message or a
+    killed worker: the database is the source of truth and the queue only a nudge."""
+    cutoff = timezone.now() - older_than
+    return list(
+        CloudResource.objects.filter(
+            Q(state=State.REQUESTED) | Q(state=State.SUBMITTING), updated_at__lt=cutoff
+        ).values_list("pk", flat=True)
+    )

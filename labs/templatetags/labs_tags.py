@@ -1,0 +1,60 @@
+from django import template
+from django.utils.html import format_html, format_html_join
+
+from labs.status_text import status_sentence
+
+register = template.Library()
+
+CHART_WIDTH, CHART_HEIGHT, PAD = 320, 120, 8
+
+
+@register.filter
+def explain_status(status: str) -> str:
+    return status_sentence(status)
+
+
+@register.simple_tag
+def metric_chart(metrics: dict, name: str):
+    """An inline SVG line of one metric per round (no JavaScript, no external files)."""
+    points = metrics.get(name) or []
+    if len(points) < 2:
+        return ""
+    rounds = [p[0] for p in points]
+    values = [p[1] for p in points]
+    low, high = min(values), max(values)
+    span_x = (max(rounds) - min(rounds)) or 1
+    span_y = (high - low) or 1
+
+    def xy(r, v):
+        x = PAD + (r - min(rounds)) / span_x * (CHART_WIDTH - 2 * PAD)
+        y = CHART_HEIGHT - PAD - (v - low) / span_y * (CHART_HEIGHT - 2 * PAD)
+        return f"{x:.1f},{y:.1f}"
+
+    path = " ".join(xy(r, v) for r, v in points)
+    labels = format_html_join(
+        "",
+        '<text x="{}" y="{}" class="chart-label">{}</text>',
+        [(PAD, 14, f"{high:.4g}"), (PAD, CHART_HEIGHT - 2, f"{low:.4g}")],
+    )
+    return format_html(
+        '<svg class="metric-chart" viewBox="0 0 {} {}" role="img" aria-label="{} by round: '
+        'from {:.4g} at round {} to {:.4g} at round {}">{}<polyline points="{}" fill="none" '
+        'stroke="currentColor" stroke-width="2"/></svg>',
+        CHART_WIDTH,
+        CHART_HEIGHT,
+        name,
+        values[0],
+        rounds[0],
+        values[-1],
+        rounds[-1],
+        labels,
+        path,
+    )
+
+
+@register.filter
+def money(value) -> str:
+    try:
+        return f"${float(value):,.2f}" if float(value) >= 0.01 or float(value) == 0 else "<$0.01"
+    except (TypeError, ValueError):
+        return ""

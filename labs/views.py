@@ -1,0 +1,284 @@
+"""Lab pages: thin views that read the database, call one service and render.
+The web process never calls the cloud; the status partials read a single row."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, HttpResponseNotModified
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from curriculum import selectors as course
+from curriculum.models import Lesson
+from labs import selectors
+from labs.cloud import pricing, regions
+from labs.forms import BucketForm, InstanceTypeForm, RegionForm, TrainingForm, first_error
+from labs.models import CloudResource, Lab, LabCheck
+from labs.services import labs as lab_services
+from labs.services.policy import LaunchRefusedError, lab_settings_for
+from labs.services.resources import resource_request_action
+
+HTMX_STOP_POLLING = 286
+
+
+def _lab_or_404(lab: str) -> str:
+    if lab not in Lab.values:
+        raise Http404("No such lab.")
+    return lab
+
+
+def _learner_context(request):
+    cohort = selectors.cohort_for_learner(request.user)
+    if cohort is None:
+        raise PermissionDenied("You are not enrolled in a cohort, so you cannot launch labs yet.")
+    lab_settings = lab_settings_for(cohort)
+    region = selectors.region_for_learner(
+        user=request.user, cohort=cohort, allowed=lab_settings.allowed_regions
+    )
+    return cohort, lab_settings, region
+
+
+def _lab_page_context(request, lab):
+    cohort, lab_settings, region = _learner_context(request)
+    lesson = Lesson.objects.filter(kind=Lesson.Kind.LAB, lab=lab, is_published=True).first()
+    context = {
+        "lab": lab,
+        "lab_label": Lab(lab).label,
+        "cohort": cohort,
+        "lab_settings": lab_settings,
+        "region": region,
+        "region_label": regions.region_name(region),
+        "region_choices": [
+            (code, regions.region_name(code)) for code in lab_settings.allowed_regions
+        ],
+        "resources": list(
+            selectors.resource_list_for_lab(
+                user=request.user, cohort=cohort, lab=lab, region=region
+            )
+        ),
+        "elsewhere": selectors.resource_counts_in_other_regions(
+            user=request.user, cohort=cohort, region=region
+        ),
+        "check": selectors.lab_check_latest(user=request.user, cohort=cohort, lab=lab),
+        "instance_choices": _instance_choices(lab_settings),
+        "training_form": TrainingForm(
+            initial={"instance_type": lab_settings.training_instance_type}
+        ),
+        "proposed_bucket": _proposed_bucket(request.user, cohort, region),
+        "lesson": lesson,
+    }
+    if lesson:
+        ticked, completed = course.lesson_progress_for_user(user=request.user, lesson=lesson)
+        previous, following = course.lesson_neighbours(user=request.user, lesson=lesson)
+        context.update(ticked=ticked, completed=completed, previous=previous, following=following)
+    return context
+
+
+def _proposed_bucket(user, cohort, region):
+    from labs.cloud import naming
+
+    return naming.proposed_bucket_name(
+        cohort_slug=cohort.slug, username=user.username, user_id=user.pk, region=region
+    )
+
+
+def _instance_choices(lab_settings):
+    choices = []
+    for name in lab_settings.allowed_instance_types:
+        gpu = pricing.is_gpu(name)
+        if gpu and not lab_settings.gpu_allowed:
+            continue
+        price = pricing.hourly_price(name, "us-east-1")
+        choices.append({"name": name, "gpu": gpu, "hourly": price})
+    return choices
+
+
+@require_GET
+@login_required
+def lab_page(request, lab):
+    lab = _lab_or_404(lab)
+    return render(request, "labs/lab.html", _lab_page_context(request, lab))
+
+
+@require_POST
+@login_required
+def region_select(request):
+    cohort, lab_settings, _ = _learner_context(request)
+    form = RegionForm(request.POST)
+    lab = request.POST.get("lab", Lab.STORAGE)
+    lab = lab if lab in Lab.values else Lab.STORAGE
+    if not form.is_valid():
+        messages.error(request, "Choose a region from the list.")
+        return redirect("lab-page", lab=lab)
+    try:
+        region = lab_services.learner_set_region(
+            learner=request.user, lab_settings=lab_settings, region=form.cleaned_data["region"]
+        )
+    except LaunchRefusedError as refusal:
+        messages.error(request, refusal.message)
+        return render(
+            request, "labs/refused.html", {"message": refusal.message, "lab": lab}, status=400
+        )
+    messages.success(request, f"Region set to {region} ({regions.region_name(region)}).")
+    return redirect("lab-page", lab=lab)
+
+
+def _refused(request, lab, message, status=400):
+    if request.htmx:
+        # 422 is the one client error the page swaps in, always into the message area.
+        response = render(request, "labs/partials/error.html", {"message": message}, status=422)
+        response["HX-Retarget"] = "#launch-error"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    return render(request, "labs/refused.html", {"message": message, "lab": lab}, status=status)
+
+
+def _launched(request, lab, resource):
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = reverse("lab-page", args=[lab])
+        return response
+    messages.success(
+        request, f"Launched {resource.get_kind_display().lower()} {resource.cloud_name}."
+    )
+    return redirect("lab-page", lab=lab)
+
+
+@require_POST
+@login_required
+def lab_launch(request, lab):
+    lab = _lab_or_404(lab)
+    _, lab_settings, region = _learner_context(request)
+    try:
+        resource = _launch_for_lab(request, lab, lab_settings, region)
+    except LaunchRefusedError as refusal:
+        return _refused(request, lab, refusal.message)
+    return _launched(request, lab, resource)
+
+
+def _launch_for_lab(request, lab, lab_settings, region):
+    learner = request.user
+    if lab == Lab.STORAGE:
+        form = BucketForm(request.POST)
+        if not form.is_valid():
+            raise LaunchRefusedError(first_error(form))
+        return lab_services.lab_launch_bucket(
+            learner=learner,
+            lab_settings=lab_settings,
+            region=region,
+            bucket_name=form.cleaned_data["bucket_name"],
+        )
+    if lab == Lab.TRAINING:
+        form = TrainingForm(request.POST)
+        if not form.is_valid():
+            raise LaunchRefusedError(first_error(form))
+        return lab_services.lab_launch_training(
+            learner=learner,
+            lab_settings=lab_settings,
+            region=region,
+            instance_type=form.cleaned_data["instance_type"],
+            hyperparameters=form.hyperparameters(),
+        )
+    form = InstanceTypeForm(request.POST)
+    if not form.is_valid():
+        raise LaunchRefusedError(first_error(form))
+    launch = (
+        lab_services.lab_launch_notebook
+        if lab == Lab.NOTEBOOK
+        else lab_services.lab_launch_transform
+    )
+    return launch(
+        learner=learner,
+        lab_settings=lab_settings,
+        region=region,
+        instance_type=form.cleaned_data["instance_type"],
+    )
+
+
+@require_POST
+@login_required
+def resource_action(request, pk, action):
+    resource = selectors.resource_get_for_owner(user=request.user, pk=pk)
+    if action not in ("stop", "start", "delete", "open"):
+        raise Http404("No such action.")
+    try:
+        if action == "open":
+            from labs.tasks import notebook_open_url_task
+
+            if (
+                resource.kind != CloudResource.Kind.NOTEBOOK
+                or resource.state != CloudResource.State.READY
+            ):
+                raise LaunchRefusedError(
+                    "JupyterLab opens once the notebook instance is InService."
+                )
+            notebook_open_url_task.delay(resource.pk)
+        else:
+            resource = resource_request_action(resource=resource, action=action)
+    except LaunchRefusedError as refusal:
+        return _refused(request, resource.lab, refusal.message, status=409)
+    if request.htmx:
+        resource.refresh_from_db()
+        return render(
+            request,
+            "labs/partials/resource.html",
+            {"resource": resource, "waiting_for_url": action == "open"},
+        )
+    return redirect("lab-page", lab=resource.lab)
+
+
+@require_GET
+@login_required
+def resource_status(request, pk):
+    """The poll target: one indexed row, 304 when the version is unchanged, 286 (htmx:
+    stop polling) once the resource rests."""
+    resource = selectors.resource_get_for_owner(user=request.user, pk=pk)
+    etag = f'"r{resource.pk}-v{resource.version}"'
+    known = request.GET.get("v")
+    if request.headers.get("If-None-Match") == etag or known == str(resource.version):
+        return HttpResponseNotModified()
+    waiting = request.GET.get("open") == "1" and not resource.details.get("open_url")
+    response = render(
+        request, "labs/partials/resource.html", {"resource": resource, "waiting_for_url": waiting}
+    )
+    response["ETag"] = etag
+    response["Cache-Control"] = "no-cache"
+    if resource.is_resting and not waiting:
+        response.status_code = HTMX_STOP_POLLING if request.htmx else 200
+    return response
+
+
+@require_POST
+@login_required
+def lab_check(request, lab):
+    lab = _lab_or_404(lab)
+    _, lab_settings, region = _learner_context(request)
+    purpose = request.POST.get("purpose", LabCheck.Purpose.PROGRESS)
+    if purpose == LabCheck.Purpose.CLEANUP:
+        check = lab_services.lab_cleanup(
+            learner=request.user, lab_settings=lab_settings, lab=lab, region=region
+        )
+    elif purpose == LabCheck.Purpose.PROGRESS:
+        check = lab_services.lab_check_request(
+            learner=request.user,
+            lab_settings=lab_settings,
+            lab=lab,
+            region=region,
+            purpose=purpose,
+        )
+    else:
+        return _refused(request, lab, "Unknown request.")
+    if request.htmx:
+        return render(request, "labs/partials/check.html", {"check": check})
+    return redirect("lab-page", lab=lab)
+
+
+@require_GET
+@login_required
+def lab_check_status(request, pk):
+    check = selectors.lab_check_get_for_user(user=request.user, pk=pk)
+    response = render(request, "labs/partials/check.html", {"check": check})
+    if check.state != LabCheck.State.PENDING and request.htmx:
+        response.status_code = HTMX_STOP_POLLING
+    return response

@@ -1,0 +1,226 @@
+"""Lab pages and launches: who may do what, and how bad input is met. These tests
+never need the cloud: refusals happen before anything is enqueued."""
+
+import pytest
+from django.test import Client
+
+from curriculum.services import lesson_sync_from_directory
+from labs.models import CloudResource, LabPreference
+from labs.services.policy import lab_settings_for
+from tests.fixtures.users import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def course(db):
+    lesson_sync_from_directory()
+
+
+@pytest.fixture
+def lab_settings(cohort):
+    return lab_settings_for(cohort)
+
+
+def _resource(owner, cohort, lab_settings, **extra):
+    values = {
+        "owner": owner,
+        "cohort": cohort,
+        "account": lab_settings.account,
+        "lab": "storage",
+        "kind": "bucket",
+        "region": "us-east-1",
+        "cloud_name": f"bucket-{owner.pk}",
+    }
+    values.update(extra)
+    return CloudResource.objects.create(**values)
+
+
+def test_each_lab_page_shows_the_region_and_launch_button(learner_client, lab_settings):
+    for lab, button in [
+        ("storage", "Create bucket"),
+        ("notebook", "Create notebook instance"),
+        ("training", "Start training job"),
+        ("transform", "Create model"),
+    ]:
+        page = learner_client.get(f"/labs/{lab}/").content.decode()
+        assert button in page
+        assert "You are working in <strong>us-east-1</strong>" in page
+        assert "Check my progress" in page
+
+
+def test_lab_lesson_link_leads_to_the_lab_page(learner_client, lab_settings):
+    response = learner_client.get("/course/lab-storage/")
+    assert response.status_code == 302 and response["Location"] == "/labs/storage/"
+
+
+def test_unknown_lab_is_404(learner_client, lab_settings):
+    assert learner_client.get("/labs/quantum/").status_code == 404
+
+
+def test_user_without_cohort_gets_a_clear_403(client, db):
+    client.force_login(make_user("loner"))
+    response = client.get("/labs/storage/")
+    assert response.status_code == 403
+
+
+def test_region_choice_is_remembered_and_outside_the_allowlist_refused(
+    learner_client, learner, lab_settings
+):
+    response = learner_client.post("/labs/region/", {"region": "eu-west-1", "lab": "storage"})
+    assert response.status_code == 302
+    assert (
+        "You are working in <strong>eu-west-1</strong>"
+        in learner_client.get("/labs/notebook/").content.decode()
+    )
+    refused = learner_client.post("/labs/region/", {"region": "ap-east-1", "lab": "storage"})
+    assert refused.status_code == 400
+    assert "not open to your cohort" in refused.content.decode()
+    assert LabPreference.objects.get(user=learner).region == "eu-west-1"
+
+
+def test_resources_in_other_regions_are_pointed_out(learner_client, learner, cohort, lab_settings):
+    _resource(learner, cohort, lab_settings, region="eu-west-1", state="ready")
+    _resource(learner, cohort, lab_settings, region="eu-west-1", state="ready", cloud_name="b2")
+    page = learner_client.get("/labs/storage/").content.decode()
+    assert "2 resources in eu-west-1" in page and "switch region to see them" in page
+
+
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("Bad_Name", "lowercase"),
+        ("ab", "3"),
+        ("my..bucket", "dots"),
+        ("192.168.1.1", "IP"),
+        ("-leading", "begin and end"),
+    ],
+)
+def test_bucket_names_breaking_s3_rules_are_refused(learner_client, lab_settings, name, reason):
+    response = learner_client.post(
+        "/labs/storage/launch/", {"bucket_name": name}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 422
+    assert reason.lower() in response.content.decode().lower()
+    assert not CloudResource.objects.exists()
+
+
+def test_double_clicked_launch_makes_one_resource(learner_client, lab_settings):
+    for _ in range(3):
+        response = learner_client.post("/labs/notebook/launch/", {"instance_type": "ml.t3.medium"})
+        assert response.status_code == 302
+    assert CloudResource.objects.filter(kind="notebook").count() == 1
+
+
+def test_instance_type_outside_the_allowlist_is_refused(learner_client, lab_settings):
+    response = learner_client.post("/labs/notebook/launch/", {"instance_type": "ml.p4d.24xlarge"})
+    assert response.status_code == 400
+    assert "not allowed in your cohort" in response.content.decode()
+    assert not CloudResource.objects.exists()
+
+
+def test_gpu_types_need_the_cohort_opt_in(learner_client, lab_settings):
+    response = learner_client.post("/labs/notebook/launch/", {"instance_type": "ml.g4dn.xlarge"})
+    assert response.status_code == 400
+    assert "GPU" in response.content.decode()
+    lab_settings.gpu_allowed = True
+    lab_settings.save()
+    response = learner_client.post("/labs/notebook/launch/", {"instance_type": "ml.g4dn.xlarge"})
+    assert response.status_code == 302
+
+
+def test_concurrent_resource_limit(learner_client, learner, cohort, lab_settings):
+    lab_settings.max_active_per_learner = 1
+    lab_settings.save()
+    _resource(
+        learner,
+        cohort,
+        lab_settings,
+        lab="notebook",
+        kind="notebook",
+        state="ready",
+        cloud_name="nb-old",
+        region="eu-west-1",
+    )
+    response = learner_client.post("/labs/notebook/launch/", {"instance_type": "ml.t3.medium"})
+    assert response.status_code == 400
+    assert "the most your cohort allows (1)" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("num_round", "0", "greater than or equal to 1"),
+        ("eta", "abc", "number"),
+        ("max_depth", "99", "less than or equal to 12"),
+        ("eval_metric", "rmse", "valid choice"),
+    ],
+)
+def test_malformed_hyperparameters_are_refused(
+    learner_client, lab_settings, field, value, message
+):
+    data = {
+        "instance_type": "ml.m5.large",
+        "num_round": "50",
+        "max_depth": "5",
+        "eta": "0.2",
+        "subsample": "0.8",
+        "eval_metric": "auc",
+        field: value,
+    }
+    response = learner_client.post("/labs/training/launch/", data)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not CloudResource.objects.exists()
+
+
+def test_training_without_a_bucket_says_to_do_lab_1(learner_client, lab_settings):
+    data = {
+        "instance_type": "ml.m5.large",
+        "num_round": "50",
+        "max_depth": "5",
+        "eta": "0.2",
+        "subsample": "0.8",
+        "eval_metric": "auc",
+    }
+    response = learner_client.post("/labs/training/launch/", data)
+    assert response.status_code == 400
+    assert "Do Lab 1 in this region first" in response.content.decode()
+
+
+def test_other_learners_resources_are_404(learner_client, other_learner, cohort, lab_settings):
+    theirs = _resource(other_learner, cohort, lab_settings, state="ready")
+    assert learner_client.get(f"/labs/resources/{theirs.pk}/status/").status_code == 404
+    assert learner_client.post(f"/labs/resources/{theirs.pk}/delete/").status_code == 404
+    assert learner_client.get("/labs/resources/999999/status/").status_code == 404
+    assert CloudResource.objects.get(pk=theirs.pk).state == "ready"
+
+
+def test_post_without_csrf_is_refused(learner, lab_settings):
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(learner)
+    response = strict.post("/labs/notebook/launch/", {"instance_type": "ml.t3.medium"})
+    assert response.status_code == 403
+    assert not CloudResource.objects.exists()
+
+
+def test_status_poll_answers_304_when_unchanged_and_286_when_resting(
+    learner_client, learner, cohort, lab_settings
+):
+    resource = _resource(learner, cohort, lab_settings, state="provisioning")
+    url = f"/labs/resources/{resource.pk}/status/"
+    first = learner_client.get(url, HTTP_HX_REQUEST="true")
+    assert first.status_code == 200
+    assert learner_client.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+    assert learner_client.get(f"{url}?v={resource.version}").status_code == 304
+    CloudResource.objects.filter(pk=resource.pk).update(
+        state="ready", version=resource.version + 1
+    )
+    final = learner_client.get(url, HTTP_HX_REQUEST="true")
+    assert final.status_code == 286
+    assert "Ready" in final.content.decode()
+
+
+def test_anonymous_lab_requests_go_to_login(client, db):
+    assert client.get("/labs/storage/").status_code == 302
+    assert client.post("/labs/storage/launch/", {"bucket_name": "x"}).status_code == 302
