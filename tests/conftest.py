@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.users",
     "tests.fixtures.worker",
     "tests.fixtures.browser",
+    "tests.fixtures.localcloud",
 ]

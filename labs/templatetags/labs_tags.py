@@ -36,17 +36,16 @@ def metric_chart(metrics: dict, name: str):
         '<text x="{}" y="{}" class="chart-label">{}</text>',
         [(PAD, 14, f"{high:.4g}"), (PAD, CHART_HEIGHT - 2, f"{low:.4g}")],
     )
+    description = (
+        f"{name} by round: from {values[0]:.4g} at round {rounds[0]} "
+        f"to {values[-1]:.4g} at round {rounds[-1]}"
+    )
     return format_html(
-        '<svg class="metric-chart" viewBox="0 0 {} {}" role="img" aria-label="{} by round: '
-        'from {:.4g} at round {} to {:.4g} at round {}">{}<polyline points="{}" fill="none" '
-        'stroke="currentColor" stroke-width="2"/></svg>',
+        '<svg class="metric-chart" viewBox="0 0 {} {}" role="img" aria-label="{}">{}'
+        '<polyline points="{}" fill="none" stroke="currentColor" stroke-width="2"/></svg>',
         CHART_WIDTH,
         CHART_HEIGHT,
-        name,
-        values[0],
-        rounds[0],
-        values[-1],
-        rounds[-1],
+        description,
         labels,
         path,
     )

@@ -1,0 +1,146 @@
+"""Each lab from click to "Check my progress" passing, through Redis, a real worker
+process, a real beat process and a real localcloud process."""
+
+import urllib.request
+
+import pytest
+
+from curriculum.models import LessonCompletion
+from curriculum.services import lesson_sync_from_directory
+from labs.cloud import storage
+from labs.models import CloudResource
+from labs.services import labs as lab_services
+from tests.labs.conftest import wait_for, wait_for_check, wait_for_state
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+TRAINING_FORM = {
+    "instance_type": "ml.m5.large",
+    "num_round": "20",
+    "max_depth": "4",
+    "eta": "0.3",
+    "subsample": "0.9",
+    "eval_metric": "auc",
+}
+
+
+@pytest.fixture
+def stack(celery_worker, celery_beat, cloud_lab_settings, learner_client):
+    lesson_sync_from_directory()
+    return cloud_lab_settings
+
+
+def _launch(client, lab, data):
+    response = client.post(f"/labs/{lab}/launch/", data)
+    assert response.status_code == 302, response.content.decode()[:500]
+    return CloudResource.objects.filter(lab=lab).order_by("-created_at").first()
+
+
+def _check(client, lab):
+    client.post(f"/labs/{lab}/check/", {"purpose": "progress"})
+    check_id = client.get(f"/labs/{lab}/").context["check"].pk
+    return wait_for_check(check_id)
+
+
+def _bucket(client):
+    page = client.get("/labs/storage/")
+    return _launch(client, "storage", {"bucket_name": page.context["proposed_bucket"]})
+
+
+def test_storage_training_and_transform_labs_end_to_end(
+    stack, learner_client, learner, localcloud
+):
+    # L1: a bucket in the learner's region, holding the course data.
+    bucket = wait_for_state(_bucket(learner_client).pk, "ready")
+    s3 = localcloud.client("s3", "us-east-1")
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket.cloud_name)["Contents"]}
+    assert {"data/train.csv", "data/validation.csv", "data/test.csv"} <= keys
+    assert _check(learner_client, "storage").state == "passed"
+
+    # L3: training runs through Starting/Downloading/Training/Uploading to Completed.
+    job = _launch(learner_client, "training", TRAINING_FORM)
+    job = wait_for_state(job.pk, "completed", timeout=120)
+    assert job.progress_done == job.progress_total == 20
+    assert any("validation" in name for name in job.metrics)
+    assert job.details["final_metrics"]
+    assert job.details["model_artifact"].endswith("/output/model.tar.gz")
+    statuses = [event.cloud_status for event in job.events.all()]
+    assert "InProgress" in statuses and "Completed" in statuses
+    assert job.billing_ended_at is not None and job.billing_started_at is None
+    assert _check(learner_client, "training").state == "passed"
+
+    # L4: model + batch transform; predictions scored against the true labels.
+    transform = _launch(learner_client, "transform", {"instance_type": "ml.m5.large"})
+    transform = wait_for_state(transform.pk, "completed", timeout=120)
+    assert transform.details["total"] == 1000
+    assert transform.details["accuracy"] > 0.75
+    assert CloudResource.objects.get(kind="model").state == "ready"
+    assert _check(learner_client, "transform").state == "passed"
+    page = learner_client.get("/labs/transform/").content.decode()
+    assert "Accuracy on the test set" in page
+
+    # Passing checks tick the labs off in the course.
+    assert (
+        LessonCompletion.objects.filter(
+            user=learner, lesson__lab__in=["storage", "training", "transform"]
+        ).count()
+        == 3
+    )
+
+
+def test_notebook_lab_open_stop_start_delete(stack, learner_client):
+    notebook = _launch(learner_client, "notebook", {"instance_type": "ml.t3.medium"})
+    notebook = wait_for_state(notebook.pk, "ready", timeout=60)
+    assert notebook.cloud_status == "InService"
+    assert _check(learner_client, "notebook").state == "passed"
+
+    # Open JupyterLab: the link is made by a worker and really opens the server.
+    learner_client.post(f"/labs/resources/{notebook.pk}/open/")
+    url = wait_for(
+        lambda: CloudResource.objects.get(pk=notebook.pk).details.get("open_url"),
+        what="a JupyterLab link",
+    )
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.status == 200
+
+    learner_client.post(f"/labs/resources/{notebook.pk}/stop/")
+    stopped = wait_for_state(notebook.pk, "stopped", timeout=60)
+    assert stopped.billing_started_at is None and stopped.estimated_cost_usd >= 0
+    learner_client.post(f"/labs/resources/{notebook.pk}/start/")
+    wait_for_state(notebook.pk, "ready", timeout=60)
+    learner_client.post(f"/labs/resources/{notebook.pk}/delete/")
+    wait_for_state(notebook.pk, "deleted", timeout=60)
+
+
+def test_a_bad_hyperparameter_shows_failed_with_the_reason(stack, learner, cohort):
+    bucket = lab_services.lab_launch_bucket(
+        learner=learner,
+        lab_settings=stack,
+        region="us-east-1",
+        bucket_name=f"bad-hp-{learner.pk}-bucket",
+    )
+    wait_for_state(bucket.pk, "ready")
+    job = lab_services.lab_launch_training(
+        learner=learner,
+        lab_settings=stack,
+        region="us-east-1",
+        instance_type="ml.m5.large",
+        hyperparameters={"objective": "multi:softmax", "num_round": "5"},
+    )
+    job = wait_for_state(job.pk, "failed", timeout=60)
+    assert "num_class" in job.failure_reason
+
+
+def test_clean_up_leaves_nothing_in_the_cloud(stack, learner_client, localcloud):
+    bucket = wait_for_state(_bucket(learner_client).pk, "ready")
+    learner_client.post("/labs/region/", {"region": "eu-west-1", "lab": "storage"})
+    other = wait_for_state(_bucket(learner_client).pk, "ready")
+    assert other.region == "eu-west-1"
+
+    learner_client.post("/labs/storage/check/", {"purpose": "cleanup"})
+    check = wait_for_check(learner_client.get("/labs/storage/").context["check"].pk, timeout=60)
+    assert check.state == "passed", check.message
+    assert "us-east-1" in check.message and "eu-west-1" in check.message
+    for row in (bucket, other):
+        s3 = localcloud.client("s3", row.region)
+        assert not storage.bucket_describe(s3, name=row.cloud_name).exists
