@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "portal",
     "curriculum",
     "labs",
+    "labs.dashboard",
 ]
 
 MIDDLEWARE = [

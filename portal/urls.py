@@ -17,5 +17,6 @@ urlpatterns = [
     ),
     path("course/", include("curriculum.urls")),
     path("labs/", include("labs.urls")),
+    path("dashboard/", include("labs.dashboard.urls")),
     path("admin/", admin.site.urls),
 ]
