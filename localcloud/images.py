@@ -42,14 +42,20 @@ _URI = re.compile(
 )
 
 
-def _domain(region: str) -> str:
-    if region.startswith("cn-"):
-        return "amazonaws.com.cn"
-    if region.startswith("us-isob-"):
-        return "sc2s.sgov.gov"
-    if region.startswith("us-iso-"):
-        return "c2s.ic.gov"
-    return "amazonaws.com"
+@functools.cache
+def _resolver() -> Any:
+    import botocore.loaders
+    import botocore.regions
+
+    return botocore.regions.EndpointResolver(
+        botocore.loaders.create_loader().load_data("endpoints")
+    )
+
+
+def _ecr_host(region: str) -> str:
+    """ECR's hostname in region, resolved as the SDK resolves it (partition DNS suffix)."""
+    endpoint = _resolver().construct_endpoint("ecr", region)
+    return endpoint["hostname"] if endpoint else f"ecr.{region}.amazonaws.com"
 
 
 def _sdk_config() -> dict[str, Any] | None:
@@ -83,7 +89,7 @@ def xgboost_images() -> dict[str, dict[str, str]]:
     if config is None:
         for region, account in _FALLBACK_REGISTRIES.items():
             for version in _FALLBACK_VERSIONS:
-                uri = f"{account}.dkr.ecr.{region}.{_domain(region)}/sagemaker-xgboost:{version}"
+                uri = f"{account}.dkr.{_ecr_host(region)}/sagemaker-xgboost:{version}"
                 images.setdefault(region, {})[uri] = version
         return images
     for scope, scope_config in config.items():
@@ -91,7 +97,7 @@ def xgboost_images() -> dict[str, dict[str, str]]:
             repository = version_config["repository"]
             for region, account in version_config["registries"].items():
                 for tag in _tags(version, version_config, scope):
-                    uri = f"{account}.dkr.ecr.{region}.{_domain(region)}/{repository}:{tag}"
+                    uri = f"{account}.dkr.{_ecr_host(region)}/{repository}:{tag}"
                     images.setdefault(region, {})[uri] = version
     return images
 

@@ -26,14 +26,16 @@ def unique(prefix: str) -> str:
 
 def classification_data(rows: int = 300, features: int = 4, seed: int = 0):
     rng = np.random.default_rng(seed)
-    x = rng.random((rows, features))
+    # Multiples of 1/256 are written exactly to CSV and read back exactly as float32, so
+    # predictions from the file and from the array agree bit for bit.
+    x = rng.integers(0, 256, size=(rows, features)) / 256
     y = (x[:, 0] + 0.5 * x[:, 1] > 0.75).astype(float)
     return x, y
 
 
 def to_csv(values: np.ndarray) -> bytes:
     buffer = io.StringIO()
-    np.savetxt(buffer, values, delimiter=",", fmt="%.6f")
+    np.savetxt(buffer, values, delimiter=",", fmt="%.8f")
     return buffer.getvalue().encode()
 
 

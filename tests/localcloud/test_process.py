@@ -1,0 +1,63 @@
+"""The localcloud process itself: restart keeps S3, SIGTERM ends everything it started."""
+
+from __future__ import annotations
+
+import psutil
+
+from tests.fixtures.localcloud import ROLE_ARN, start_localcloud
+from tests.localcloud.support import make_bucket, unique
+
+
+def test_restart_keeps_buckets_and_objects(tmp_path):
+    # given
+    cloud = start_localcloud(tmp_path / "data")
+    try:
+        s3 = cloud.client("s3", "eu-west-1")
+        bucket = make_bucket(s3, "eu-west-1")
+        s3.put_object(
+            Bucket=bucket,
+            Key="notes/hello.txt",
+            Body=b"still here",
+            ContentType="text/plain",
+            Metadata={"learner": "ada"},
+        )
+        s3.put_object(Bucket=bucket, Key="gone.txt", Body=b"deleted before restart")
+        s3.delete_object(Bucket=bucket, Key="gone.txt")
+        empty = make_bucket(cloud.client("s3", "us-east-1"), "us-east-1")
+    finally:
+        # when
+        assert cloud.stop() == 0
+    cloud.start()
+    try:
+        # then
+        s3 = cloud.client("s3", "eu-west-1")
+        names = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+        assert {bucket, empty} <= names
+        assert s3.get_bucket_location(Bucket=bucket)["LocationConstraint"] == "eu-west-1"
+        got = s3.get_object(Bucket=bucket, Key="notes/hello.txt")
+        assert got["Body"].read() == b"still here"
+        assert got["ContentType"] == "text/plain"
+        assert got["Metadata"] == {"learner": "ada"}
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+        assert keys == ["notes/hello.txt"]
+    finally:
+        cloud.stop()
+
+
+def test_sigterm_ends_every_jupyterlab_server_it_started(tmp_path):
+    cloud = start_localcloud(tmp_path / "data")
+    try:
+        sagemaker = cloud.client("sagemaker", "us-east-1")
+        name = unique("nb")
+        sagemaker.create_notebook_instance(
+            NotebookInstanceName=name, InstanceType="ml.t3.medium", RoleArn=ROLE_ARN
+        )
+        sagemaker.get_waiter("notebook_instance_in_service").wait(
+            NotebookInstanceName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+        )
+        children = psutil.Process(cloud.pid).children(recursive=True)
+        assert any("jupyterlab" in " ".join(c.cmdline()) for c in children)
+    finally:
+        assert cloud.stop() == 0
+    _gone, alive = psutil.wait_procs(children, timeout=5)
+    assert alive == []
