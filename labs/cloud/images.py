@@ -22,12 +22,18 @@ _import_lock = threading.Lock()
 
 
 def _image_uris():  # type: ignore[no-untyped-def]
+    # The SDK announces its v3 on import (a warning and a log line) and logs where it looked
+    # for config files; that is for people typing at a prompt, not for a worker's log.
+    logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
+    nudge = logging.getLogger("sagemaker.deprecations")
     with _import_lock, warnings.catch_warnings():
-        # The SDK announces its v3 on import; that is for people typing at a prompt.
         warnings.simplefilter("ignore", FutureWarning)
-        logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
-        from sagemaker import image_uris
-
+        level = nudge.level
+        nudge.setLevel(logging.ERROR)
+        try:
+            from sagemaker import image_uris
+        finally:
+            nudge.setLevel(level)
         return image_uris
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -800,6 +801,9 @@ _TRUST_POLICY = json.dumps(
     }
 )
 _MANAGED_POLICY = "arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"
+# Launches look the role up each time; one IAM call per connection every few minutes will do.
+ROLE_CACHE_SECONDS = 300.0
+_role_cache: dict[CloudConnection, tuple[str, float]] = {}
 
 
 def execution_role_arn(
@@ -819,7 +823,15 @@ def execution_role_arn(
             "instructor to add its ARN to the account settings.",
             code="NoExecutionRole",
         )
-    iam = client(connection, "iam", region)
+    cached = _role_cache.get(connection)
+    if cached is not None and cached[1] > time.monotonic():
+        return cached[0]
+    arn = _localcloud_role(client(connection, "iam", region))
+    _role_cache[connection] = (arn, time.monotonic() + ROLE_CACHE_SECONDS)
+    return arn
+
+
+def _localcloud_role(iam: Any) -> str:
     try:
         return str(iam.get_role(RoleName=EXECUTION_ROLE_NAME)["Role"]["Arn"])
     except ClientError as exc:
