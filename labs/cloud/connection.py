@@ -9,7 +9,7 @@ A `CloudConnection` says how to reach one cloud account:
   and the cohort, so CloudTrail and IAM conditions can tell learners apart.
   ``endpoint_url`` may be set as well, to point every call (STS included) at an emulator.
 - ``default_chain``: real AWS with the server's own credentials (environment, instance
-  profile, ...), as boto3 finds them.
+  profile, ...), as boto3 finds them (``endpoint_url`` again optional).
 
 `client()` caches clients because building one costs tens of milliseconds and a few
 hundred kilobytes; boto3 clients are thread-safe once built, building them is not, so
@@ -91,6 +91,9 @@ def client_config(region: str, **overrides: Any) -> Config:
         "connect_timeout": 5,
         "read_timeout": 30,
         "user_agent_extra": "cloud-ml-lab-portal",
+        # Endpoints come from the CloudConnection only: an AWS_ENDPOINT_URL meant for a
+        # learner's notebook must never redirect the portal's real-AWS calls (or the reverse).
+        "ignore_configured_endpoint_urls": True,
     }
     settings.update(overrides)
     return Config(**settings)
@@ -281,7 +284,10 @@ def client(
                 config=client_config(region, s3={"addressing_style": "path"}),
             ),
         )
-    return _cached_client(key, lambda: _build_client(service, config=client_config(region)))
+    extra = {"endpoint_url": connection.endpoint_url} if connection.endpoint_url else {}
+    return _cached_client(
+        key, lambda: _build_client(service, config=client_config(region), **extra)
+    )
 
 
 def _assumed_role_client(

@@ -208,3 +208,18 @@ def test_assume_role_without_server_credentials_is_a_permanent_error(
         client(conn, "s3", "us-east-1", learner_tag="frank")
 
     assert caught.value.code == "NoCredentials"
+
+
+def test_endpoints_come_only_from_the_connection(
+    connection: CloudConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    connection_module.clear_caches()
+
+    aws = client(CloudConnection(kind="default_chain"), "sagemaker", "eu-west-1")
+    local = client(connection, "sagemaker", "eu-west-1")
+
+    assert aws.meta.endpoint_url == "https://api.sagemaker.eu-west-1.amazonaws.com"
+    assert local.meta.endpoint_url == connection.endpoint_url
