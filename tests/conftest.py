@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.worker",
     "tests.fixtures.browser",
     "tests.fixtures.localcloud",
+    "tests.fixtures.labs",
 ]
