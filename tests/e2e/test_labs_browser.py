@@ -16,7 +16,9 @@ const record = () => document.querySelectorAll('.resource .badge').forEach(b => 
   if (window.__seen[window.__seen.length - 1] !== text) window.__seen.push(text);
 });
 record();
-new MutationObserver(record).observe(document.body, {subtree: true, childList: true, characterData: true});
+new MutationObserver(record).observe(
+  document.body, {subtree: true, childList: true, characterData: true}
+);
 """
 
 
