@@ -8,7 +8,8 @@ cent or two of training, so one table serves all three.
 These are ESTIMATES for teaching: prices change, taxes and storage are left out, and other
 regions cost somewhat more than us-east-1. A coarse per-region multiplier (from the same
 page, comparing ml.m5.xlarge across regions) stands in for each region's own table. The
-portal shows them as "about $0.23/hour", never as a bill.
+portal shows them as "about $0.23/hour", never as a bill. The table is not fetched at run
+time; re-check it against the pricing page (and update PRICES_AS_OF) when touching it.
 
 SageMaker bills per second of instance time, so the cost of a job is its billable seconds
 times the hourly price over 3600.
