@@ -77,7 +77,8 @@ class Driver:
             )
         return self.describe(resource)
 
-    def list_summaries(self, connection, region, names) -> dict:
+    def list_summaries(self, connection, region, since) -> dict:
+        """{name: JobSummary} for everything modified after ``since``, in one paged call."""
         return {}
 
     def wants_detail(self, resource) -> bool:
@@ -163,9 +164,9 @@ class NotebookDriver(Driver):
             raise PermanentCloudError("The notebook instance was created but cannot be found.")
         return seen
 
-    def list_summaries(self, connection, region, names):
+    def list_summaries(self, connection, region, since):
         sm = client(connection, "sagemaker", region)
-        return {s.name: s for s in sagemaker.notebook_list(sm)}
+        return {s.name: s for s in sagemaker.notebook_list(sm, last_modified_after=since)}
 
     def describe(self, resource):
         notebook = sagemaker.notebook_describe(
@@ -295,9 +296,9 @@ class TrainingJobDriver(Driver):
         )
         return self._observe(resource, job, with_logs=False)
 
-    def list_summaries(self, connection, region, names):
+    def list_summaries(self, connection, region, since):
         sm = client(connection, "sagemaker", region)
-        return {s.name: s for s in sagemaker.training_job_list(sm)}
+        return {s.name: s for s in sagemaker.training_job_list(sm, last_modified_after=since)}
 
     def wants_detail(self, resource):
         # Rounds advance without a status change; follow the log while it trains.
@@ -454,9 +455,9 @@ class TransformJobDriver(Driver):
     def _output_prefix(resource) -> str:
         return storage.s3_uri(resource.params["bucket"], f"predictions/{resource.cloud_name}/")
 
-    def list_summaries(self, connection, region, names):
+    def list_summaries(self, connection, region, since):
         sm = client(connection, "sagemaker", region)
-        return {s.name: s for s in sagemaker.transform_job_list(sm)}
+        return {s.name: s for s in sagemaker.transform_job_list(sm, last_modified_after=since)}
 
     def describe(self, resource):
         job = sagemaker.transform_job_describe(

@@ -313,7 +313,13 @@ def notebook_create(
     return described
 
 
-def notebook_list(sm: Any, *, name_contains: str = "", page_size: int = 100) -> list[JobSummary]:
+def notebook_list(
+    sm: Any,
+    *,
+    name_contains: str = "",
+    last_modified_after: datetime | None = None,
+    page_size: int = 100,
+) -> list[JobSummary]:
     return _summaries(
         sm,
         "ListNotebookInstances",
@@ -321,7 +327,7 @@ def notebook_list(sm: Any, *, name_contains: str = "", page_size: int = 100) -> 
         "NotebookInstanceName",
         "NotebookInstanceStatus",
         "NotebookInstanceArn",
-        _list_request(name_contains, None, None, page_size),
+        _list_request(name_contains, None, last_modified_after, page_size),
     )
 
 

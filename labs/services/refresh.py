@@ -6,6 +6,7 @@ whose status or modification time moved since we last looked.
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db.models import Q
 
@@ -47,7 +48,9 @@ def resource_refresh_group(*, account_id: int, region: str, kind: str) -> Refres
         return report
     account = CloudAccount.objects.get(pk=account_id)
     driver = drivers.for_kind(kind)
-    summaries = driver.list_summaries(account.connection(), region, [r.cloud_name for r in rows])
+    # Every active row was created after this, so older history stays off the pages.
+    since = min(r.created_at for r in rows) - timedelta(minutes=5)
+    summaries = driver.list_summaries(account.connection(), region, since)
     for resource in rows:
         resource.account = account
         summary = summaries.get(resource.cloud_name)
