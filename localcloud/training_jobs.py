@@ -155,7 +155,9 @@ class TrainingJob:
         self._secondary("Downloading", TrainingStartTime=start)
         self.log.info("Imported framework sagemaker_xgboost_container.training (localcloud)")
         config = algo.parse_hyperparameters(hyper)
+        began = time.perf_counter()
         channels = self._download()
+        self.log.info(f"Downloaded the input data in {time.perf_counter() - began:.2f}s")
         self._checkpoint()
 
         self._secondary("Training")
@@ -163,6 +165,7 @@ class TrainingJob:
         self.log.info(sentence)
         self.log.info(f"Using device: {device}")
         nthread = os.cpu_count() or 1
+        began = time.perf_counter()
         dtrain = algo.load_matrix(
             "train", channels["train"][1], channels["train"][0], config.csv_weights, nthread
         )
@@ -170,7 +173,10 @@ class TrainingJob:
         if "validation" in channels:
             fmt, files = channels["validation"]
             dvalidation = algo.load_matrix("validation", files, fmt, config.csv_weights, nthread)
-        self.log.info(f"Train matrix has {dtrain.num_row()} rows and {dtrain.num_col()} columns")
+        self.log.info(
+            f"Train matrix has {dtrain.num_row()} rows and {dtrain.num_col()} columns "
+            f"(read in {time.perf_counter() - began:.2f}s)"
+        )
         if dvalidation is not None:
             self.log.info(f"Validation matrix has {dvalidation.num_row()} rows")
         self._checkpoint()
@@ -181,13 +187,19 @@ class TrainingJob:
             self.log.write(f"[{epoch}]{line}", flush=False)
             self._checkpoint()
 
+        began = time.perf_counter()
         booster = algo.train(config, dtrain, dvalidation, device, on_round)
+        self.log.info(
+            f"Trained {booster.num_boosted_rounds()} rounds in {time.perf_counter() - began:.2f}s"
+        )
         self._checkpoint()
 
         self._secondary("Uploading")
         output = (self.spec.get("OutputDataConfig") or {}).get("S3OutputPath", "")
         artifact = storage.join_url(output, self.name, "output", "model.tar.gz")
+        began = time.perf_counter()
         storage.write(self.account, artifact, algo.model_archive(booster), "application/x-tar")
+        self.log.info(f"Uploaded {artifact} in {time.perf_counter() - began:.2f}s")
         self._sleep(self.settings.delay("training_uploading"))
         self._finish("Completed", start, ModelArtifacts={"S3ModelArtifacts": artifact})
 
