@@ -13,6 +13,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 EMBEDDED_DIR = Path(env_str("EMBEDDED_DIR", str(BASE_DIR / ".embedded")))
 
 DEBUG = env_bool("DEBUG", False)
+REDIS_URL = env_url("REDIS_URL", None, schemes=("redis", "rediss"))
 
 _DEV_SECRET_KEY = "dev-only-insecure-key-never-use-in-production"
 SECRET_KEY = env_str("SECRET_KEY") or _DEV_SECRET_KEY
@@ -112,6 +113,24 @@ STORAGES = {
 # Serve straight from the app directories when collectstatic has not been run.
 WHITENOISE_USE_FINDERS = True
 
+# Sessions are read from a cache shared by every web process (Redis, or files in the
+# embedded default) and written through to the database, so a status poll costs no
+# session query.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(EMBEDDED_DIR / "cache"),
+        }
+    }
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -119,7 +138,6 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Celery: Redis when REDIS_URL or CELERY_BROKER_URL is set, else kombu's filesystem
 # transport under EMBEDDED_DIR. Both need a real worker process; eager mode is never
 # used, so no cloud call can run inside a web request.
-REDIS_URL = env_url("REDIS_URL", None, schemes=("redis", "rediss"))
 CELERY_BROKER_URL = env_url(
     "CELERY_BROKER_URL", REDIS_URL or "filesystem://", schemes=("redis", "rediss", "filesystem")
 )

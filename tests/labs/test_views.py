@@ -224,3 +224,13 @@ def test_status_poll_answers_304_when_unchanged_and_286_when_resting(
 def test_anonymous_lab_requests_go_to_login(client, db):
     assert client.get("/labs/storage/").status_code == 302
     assert client.post("/labs/storage/launch/", {"bucket_name": "x"}).status_code == 302
+
+
+def test_an_unchanged_status_poll_costs_one_query(
+    learner_client, learner, cohort, lab_settings, django_assert_num_queries
+):
+    resource = _resource(learner, cohort, lab_settings, state="provisioning")
+    url = f"/labs/resources/{resource.pk}/status/?v={resource.version}"
+    learner_client.get(url)  # warms the session cache, as the page load before it does
+    with django_assert_num_queries(1):
+        assert learner_client.get(url, HTTP_HX_REQUEST="true").status_code == 304
