@@ -3,8 +3,8 @@ The web process never calls the cloud; the status partials read a single row."""
 
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY
-from django.contrib.auth.views import redirect_to_login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.shortcuts import redirect, render
