@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _arguments(sys.argv[1:] if argv is None else argv)
     # XGBoost's OpenMP threads spin while they wait; next to the HTTP threads on a small
     # machine that spinning made training up to ten times slower. Must precede its import.
-    os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+    os.environ.setdefault("GOMP_SPINCOUNT", "1000")
     from localcloud.config import Settings
 
     settings = Settings(

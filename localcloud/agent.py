@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from localcloud import moto_patches
 from localcloud.config import Settings
@@ -15,8 +16,9 @@ Key = tuple[str, str, str]
 
 
 class Agent:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, on_s3_change: Callable[[], None]) -> None:
         self.settings = settings
+        self.on_s3_change = on_s3_change
         self.notebooks = NotebookManager(settings)
         self._training: dict[Key, TrainingJob] = {}
         self._transforms: dict[Key, TransformJob] = {}
@@ -42,6 +44,10 @@ class Agent:
 
     def notebook_changed(self, account: str, region: str, name: str, action: str) -> None:
         self.notebooks.changed(account, region, name, action)
+
+    def s3_changed(self) -> None:
+        """A job wrote an artifact or predictions: persist them like any upload."""
+        self.on_s3_change()
 
     # --- operations moto lacks ---
 

@@ -21,8 +21,8 @@ logger = logging.getLogger("localcloud")
 class LocalCloud:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.agent = Agent(settings)
         self.store = S3Store(settings.data_dir)
+        self.agent = Agent(settings, self.store.mark_changed)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 

@@ -44,6 +44,8 @@ class Listener(Protocol):
 
     def notebook_changed(self, account: str, region: str, name: str, action: str) -> None: ...
 
+    def s3_changed(self) -> None: ...
+
 
 def moto_wsgi_app() -> DomainDispatcherApplication:
     """moto's own server application, which routes every AWS request to its backend."""
@@ -384,6 +386,7 @@ def s3_read(account: str, bucket: str, key: str) -> bytes:
 def s3_write(account: str, bucket: str, key: str, data: bytes, content_type: str) -> None:
     new_key = _s3(account).put_object(bucket, key, data)
     new_key.set_metadata({"Content-Type": content_type})
+    _notify("s3_changed")
 
 
 class StoredBucket:

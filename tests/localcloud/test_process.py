@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import psutil
 
 from tests.fixtures.localcloud import ROLE_ARN, start_localcloud
-from tests.localcloud.support import make_bucket, unique
+from tests.localcloud.support import (
+    classification_data,
+    make_bucket,
+    to_csv,
+    training_request,
+    unique,
+)
 
 
 def test_restart_keeps_buckets_and_objects(tmp_path):
@@ -24,6 +31,14 @@ def test_restart_keeps_buckets_and_objects(tmp_path):
         s3.put_object(Bucket=bucket, Key="gone.txt", Body=b"deleted before restart")
         s3.delete_object(Bucket=bucket, Key="gone.txt")
         empty = make_bucket(cloud.client("s3", "us-east-1"), "us-east-1")
+        x, y = classification_data(rows=100)
+        s3.put_object(Bucket=bucket, Key="train/train.csv", Body=to_csv(np.column_stack([y, x])))
+        sagemaker = cloud.client("sagemaker", "eu-west-1")
+        job = unique("persist")
+        sagemaker.create_training_job(**training_request(job, bucket, "eu-west-1"))
+        sagemaker.get_waiter("training_job_completed_or_stopped").wait(
+            TrainingJobName=job, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+        )
     finally:
         # when
         assert cloud.stop() == 0
@@ -39,7 +54,12 @@ def test_restart_keeps_buckets_and_objects(tmp_path):
         assert got["ContentType"] == "text/plain"
         assert got["Metadata"] == {"learner": "ada"}
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
-        assert keys == ["notes/hello.txt"]
+        # What the training job wrote survives as well as what the learner uploaded.
+        assert keys == [
+            "notes/hello.txt",
+            f"output/{job}/output/model.tar.gz",
+            "train/train.csv",
+        ]
     finally:
         cloud.stop()
 
