@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
-from localcloud import moto_patches
+from localcloud import moto_patches, validation
 from localcloud.errors import AwsError
 from localcloud.operations import SageMakerOperations, simulate_principal_policy
 
@@ -84,6 +84,15 @@ def _xml_error(start_response: StartResponse, error: AwsError) -> list:
     return _xml_response(start_response, error.status, body)
 
 
+def _s3_error(start_response: StartResponse, error: AwsError) -> list:
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Error><Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message>"
+        f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>"
+    )
+    return _xml_response(start_response, error.status, body)
+
+
 class Gateway:
     def __init__(
         self,
@@ -94,6 +103,7 @@ class Gateway:
         self.moto_app = moto_app
         self.sagemaker = sagemaker
         self.on_s3_change = on_s3_change
+        self._s3_regions = validation.known_regions("s3")
         self._regions = {
             service: moto_patches.known_regions(service) for service in _REGIONAL_JSON_SERVICES
         }
@@ -110,6 +120,15 @@ class Gateway:
                     AwsError(
                         "InvalidSignatureException",
                         f"Credential should be scoped to a valid region, not '{region}'.",
+                    ),
+                )
+            if service == "s3" and region not in self._s3_regions:
+                return _s3_error(
+                    start_response,
+                    AwsError(
+                        "AuthorizationHeaderMalformed",
+                        f"The authorization header is malformed; the region '{region}' is "
+                        "wrong; expecting 'us-east-1'",
                     ),
                 )
             target = environ.get("HTTP_X_AMZ_TARGET", "")

@@ -22,7 +22,7 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 from moto.s3 import models as s3_models
-from moto.s3.exceptions import InvalidBucketName
+from moto.s3.exceptions import InvalidBucketName, InvalidLocationConstraintException
 from moto.sagemaker import models as sm
 from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
 from moto.sts.models import sts_backends
@@ -267,6 +267,8 @@ def _patch_s3_bucket_names() -> None:
     def create_bucket(self: Any, bucket_name: str, region_name: str, *args: Any, **kw: Any) -> Any:
         if not validation.is_valid_bucket_name(bucket_name):
             raise InvalidBucketName()
+        if region_name not in validation.known_regions("s3"):
+            raise InvalidLocationConstraintException()
         return original(self, bucket_name, region_name, *args, **kw)
 
     s3_models.S3Backend.create_bucket = create_bucket

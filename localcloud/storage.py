@@ -42,3 +42,16 @@ def write(account: str, url: str, data: bytes, content_type: str) -> None:
     if moto_patches.s3_bucket_region(account, bucket) is None:
         raise StorageError(f"Output bucket {bucket} does not exist.")
     moto_patches.s3_write(account, bucket, key, data, content_type)
+
+
+def check_region(account: str, url: str, region: str, what: str) -> None:
+    """SageMaker reads and writes S3 only in the job's own region, as on AWS."""
+    bucket, _ = split_url(url)
+    bucket_region = moto_patches.s3_bucket_region(account, bucket)
+    if bucket_region is None:
+        raise StorageError(f"{what} bucket {bucket} does not exist.")
+    if bucket_region != region:
+        raise StorageError(
+            f"{what} bucket {bucket} is in {bucket_region}, but the job runs in {region}; "
+            f"SageMaker uses S3 buckets of the job's own region only."
+        )

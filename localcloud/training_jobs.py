@@ -155,6 +155,8 @@ class TrainingJob:
         self._secondary("Downloading", TrainingStartTime=start)
         self.log.info("Imported framework sagemaker_xgboost_container.training (localcloud)")
         config = algo.parse_hyperparameters(hyper)
+        output = (self.spec.get("OutputDataConfig") or {}).get("S3OutputPath", "")
+        storage.check_region(self.account, output, self.region, "The output")
         began = time.perf_counter()
         channels = self._download()
         self.log.info(f"Downloaded the input data in {time.perf_counter() - began:.2f}s")
@@ -195,7 +197,6 @@ class TrainingJob:
         self._checkpoint()
 
         self._secondary("Uploading")
-        output = (self.spec.get("OutputDataConfig") or {}).get("S3OutputPath", "")
         artifact = storage.join_url(output, self.name, "output", "model.tar.gz")
         began = time.perf_counter()
         storage.write(self.account, artifact, algo.model_archive(booster), "application/x-tar")
@@ -219,6 +220,9 @@ class TrainingJob:
                 )
             fmt = algo.content_format(channel.get("ContentType"))
             url = source["S3Uri"]
+            storage.check_region(
+                self.account, url, self.region, f"Data download failed: the {name}"
+            )
             bucket, _ = storage.split_url(url)
             objects = storage.list_objects(self.account, url)
             if not objects:

@@ -135,6 +135,8 @@ class TransformJob:
         if transform_input.get("CompressionType", "None") not in ("None", None):
             raise storage.StorageError("CompressionType Gzip is not supported by localcloud.")
         output = (self.spec.get("TransformOutput") or {}).get("S3OutputPath", "")
+        storage.check_region(self.account, url, self.region, "The input")
+        storage.check_region(self.account, output, self.region, "The output")
         booster = self._model()
         features = booster.num_features()
         _, prefix = storage.split_url(url)

@@ -115,6 +115,17 @@ def enum_error(service: str, shape_name: str, value: str, path: str) -> str | No
     )
 
 
+@functools.cache
+def known_regions(service: str) -> frozenset[str]:
+    """Every region of every partition where botocore knows the service."""
+    session = botocore.session.get_session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions(service, partition_name=partition)
+    )
+
+
 _BUCKET_CHARS = re.compile(r"[a-z0-9][a-z0-9.-]*[a-z0-9]")
 _BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")

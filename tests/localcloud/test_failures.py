@@ -225,3 +225,81 @@ def test_simulate_principal_policy_answers_for_existing_roles(localcloud):
         ActionNames=["s3:GetObject"],
     )
     assert missing["Error"]["Code"] == "NoSuchEntity"
+
+
+def test_unknown_s3_region_is_refused(localcloud):
+    scoped = localcloud.client("s3", "us-east-9")
+    assert _error(scoped.list_buckets)["Error"]["Code"] == "AuthorizationHeaderMalformed"
+    s3 = localcloud.client("s3", REGION)
+    error = _error(
+        s3.create_bucket,
+        Bucket=unique("nowhere"),
+        CreateBucketConfiguration={"LocationConstraint": "us-east-9"},
+    )["Error"]
+    assert error["Code"] == "InvalidLocationConstraint"
+
+
+def test_training_data_in_another_regions_bucket_fails_the_job(localcloud):
+    s3 = localcloud.client("s3", "us-west-2")
+    remote = make_bucket(s3, "us-west-2")
+    x, y = classification_data()
+    s3.put_object(Bucket=remote, Key="train/train.csv", Body=to_csv(np.column_stack([y, x])))
+    job = _failed_job(localcloud, training_request(unique("far"), remote, REGION))
+    assert job["TrainingJobStatus"] == "Failed"
+    assert "us-west-2" in job["FailureReason"] and REGION in job["FailureReason"]
+
+
+def test_model_with_another_regions_image_is_refused(localcloud, bucket):
+    sagemaker = localcloud.client("sagemaker", REGION)
+    error = _error(
+        sagemaker.create_model,
+        ModelName=unique("model"),
+        ExecutionRoleArn=ROLE_ARN,
+        PrimaryContainer={
+            "Image": XGBOOST_IMAGES["eu-west-1"],
+            "ModelDataUrl": f"s3://{bucket}/model.tar.gz",
+        },
+    )["Error"]
+    assert error["Code"] == "ValidationException" and "eu-west-1" in error["Message"]
+
+
+def test_transform_input_with_the_label_column_fails_with_reason(localcloud, bucket):
+    sagemaker = localcloud.client("sagemaker", REGION)
+    s3 = localcloud.client("s3", REGION)
+    name = unique("for-transform")
+    sagemaker.create_training_job(**training_request(name, bucket, REGION))
+    sagemaker.get_waiter("training_job_completed_or_stopped").wait(
+        TrainingJobName=name, WaiterConfig=FAST_WAIT
+    )
+    artifact = sagemaker.describe_training_job(TrainingJobName=name)["ModelArtifacts"]
+    model = unique("model")
+    sagemaker.create_model(
+        ModelName=model,
+        ExecutionRoleArn=ROLE_ARN,
+        PrimaryContainer={
+            "Image": XGBOOST_IMAGES[REGION],
+            "ModelDataUrl": artifact["S3ModelArtifacts"],
+        },
+    )
+    x, y = classification_data(rows=10)
+    s3.put_object(Bucket=bucket, Key="labelled/in.csv", Body=to_csv(np.column_stack([y, x])))
+    transform = unique("transform")
+    sagemaker.create_transform_job(
+        TransformJobName=transform,
+        ModelName=model,
+        TransformInput={
+            "DataSource": {
+                "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/labelled/"}
+            },
+            "ContentType": "text/csv",
+        },
+        TransformOutput={"S3OutputPath": f"s3://{bucket}/labelled-out/"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    )
+    with pytest.raises(Exception, match="Failed"):
+        sagemaker.get_waiter("transform_job_completed_or_stopped").wait(
+            TransformJobName=transform, WaiterConfig=FAST_WAIT
+        )
+    job = sagemaker.describe_transform_job(TransformJobName=transform)
+    assert job["TransformJobStatus"] == "Failed"
+    assert "in.csv has 5 columns but the model was trained on 4 features" in job["FailureReason"]
