@@ -1,0 +1,173 @@
+"""The cohort settings form: every rule broken is named in a sentence an instructor can
+act on. The cloud account is chosen by name; its role and external ID are never shown."""
+
+from decimal import Decimal
+
+from django import forms
+
+from labs.cloud import pricing, regions
+from labs.dashboard.services import EXTEND_CHOICES
+from labs.models import CloudAccount, LabSettings
+
+MAX_ACTIVE = 20
+TTL_MINUTES = (15, 3 * 24 * 60)
+BUDGET_MAX = Decimal("100000")
+DEFAULT_TYPE_FIELDS = (
+    "notebook_instance_type",
+    "training_instance_type",
+    "transform_instance_type",
+)
+
+
+def _region_choices():
+    return [(code, f"{code} — {name}") for code, name in regions.REGIONS.items()]
+
+
+def _instance_choices():
+    return [
+        (name, f"{it.label} · about {pricing.format_usd(it.hourly_usd)}/hour")
+        for name, it in pricing.INSTANCE_TYPES.items()
+    ]
+
+
+class AccountChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: CloudAccount) -> str:
+        return f"{obj.name} ({obj.get_kind_display()})"
+
+
+class LabSettingsForm(forms.Form):
+    account = AccountChoiceField(
+        queryset=CloudAccount.objects.order_by("name"),
+        label="Cloud account",
+        empty_label=None,
+        error_messages={"invalid_choice": "Choose one of the cloud accounts in the list."},
+    )
+    allowed_regions = forms.MultipleChoiceField(
+        choices=_region_choices,
+        widget=forms.CheckboxSelectMultiple,
+        label="Allowed regions",
+        error_messages={
+            "required": "Allow at least one region, or learners cannot launch anything.",
+            "invalid_choice": "%(value)s is not an AWS region code the portal knows; "
+            "use codes such as us-east-1 or eu-west-1.",
+        },
+    )
+    allowed_instance_types = forms.MultipleChoiceField(
+        choices=_instance_choices,
+        widget=forms.CheckboxSelectMultiple,
+        label="Allowed instance types",
+        error_messages={
+            "required": "Allow at least one instance type.",
+            "invalid_choice": "%(value)s is not a SageMaker instance type the portal "
+            "knows a price for.",
+        },
+    )
+    gpu_allowed = forms.BooleanField(
+        required=False,
+        label="Allow GPU instance types",
+        help_text="GPU instances cost several times more; they are off unless you opt in.",
+    )
+    notebook_instance_type = forms.ChoiceField(
+        choices=_instance_choices, label="Default notebook instance type"
+    )
+    training_instance_type = forms.ChoiceField(
+        choices=_instance_choices, label="Default training instance type"
+    )
+    transform_instance_type = forms.ChoiceField(
+        choices=_instance_choices, label="Default batch transform instance type"
+    )
+    max_active_per_learner = forms.IntegerField(
+        label="Running resources per learner",
+        min_value=1,
+        max_value=MAX_ACTIVE,
+        help_text=f"Notebooks and jobs at the same time, 1 to {MAX_ACTIVE}.",
+        error_messages={
+            "min_value": "Allow at least 1 running resource per learner.",
+            "max_value": f"Allow at most {MAX_ACTIVE} running resources per learner.",
+            "invalid": "Enter a whole number.",
+        },
+    )
+    lab_ttl_minutes = forms.IntegerField(
+        label="Lab time-to-live (minutes)",
+        min_value=TTL_MINUTES[0],
+        max_value=TTL_MINUTES[1],
+        help_text="Resources are stopped, then deleted, this long after they start "
+        f"({TTL_MINUTES[0]} minutes to 3 days).",
+        error_messages={
+            "min_value": f"The lab time must be at least {TTL_MINUTES[0]} minutes.",
+            "max_value": f"The lab time can be at most {TTL_MINUTES[1]} minutes (3 days).",
+            "invalid": "Enter a whole number of minutes.",
+        },
+    )
+    budget_usd = forms.DecimalField(
+        label="Budget (US dollars)",
+        min_value=Decimal("0"),
+        max_value=BUDGET_MAX,
+        max_digits=10,
+        decimal_places=2,
+        help_text="Launches are refused once the cohort's estimated spend reaches it.",
+        error_messages={
+            "min_value": "The budget cannot be negative.",
+            "max_value": f"The budget can be at most ${BUDGET_MAX:,.0f}.",
+            "invalid": "Enter an amount in dollars, such as 50 or 49.50.",
+            "max_decimal_places": "Use at most 2 decimals (cents).",
+        },
+    )
+
+    FIELDS = (
+        "account",
+        "allowed_regions",
+        "allowed_instance_types",
+        "gpu_allowed",
+        "notebook_instance_type",
+        "training_instance_type",
+        "transform_instance_type",
+        "max_active_per_learner",
+        "lab_ttl_minutes",
+        "budget_usd",
+    )
+
+    @classmethod
+    def for_settings(cls, lab_settings: LabSettings, data=None):
+        initial = {name: getattr(lab_settings, name) for name in cls.FIELDS}
+        return cls(data=data, initial=initial)
+
+    def clean(self):
+        data = super().clean()
+        allowed = data.get("allowed_instance_types") or []
+        if allowed and not data.get("gpu_allowed"):
+            gpus = [name for name in allowed if pricing.is_gpu(name)]
+            if gpus:
+                self.add_error(
+                    "allowed_instance_types",
+                    f"{', '.join(gpus)} {'is a GPU type' if len(gpus) == 1 else 'are GPU types'}"
+                    ': tick "Allow GPU instance types" to offer '
+                    f"{'it' if len(gpus) == 1 else 'them'}, or untick "
+                    f"{'it' if len(gpus) == 1 else 'them'}.",
+                )
+        for name in (
+            "notebook_instance_type",
+            "training_instance_type",
+            "transform_instance_type",
+        ):
+            value = data.get(name)
+            if not value or "allowed_instance_types" not in data:
+                continue
+            if value not in allowed:
+                self.add_error(name, f"{value} is not among the allowed instance types above.")
+            elif name != "notebook_instance_type" and value.startswith("ml.t3."):
+                self.add_error(
+                    name,
+                    f"{value} is a burstable type that SageMaker offers for notebooks only; "
+                    "pick another type for jobs.",
+                )
+        return data
+
+
+class ExtendForm(forms.Form):
+    minutes = forms.TypedChoiceField(
+        choices=[(m, f"{m} minutes") for m in EXTEND_CHOICES],
+        coerce=int,
+        label="More time",
+        error_messages={"invalid_choice": "Choose how many minutes from the list."},
+    )

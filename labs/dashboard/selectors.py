@@ -1,0 +1,654 @@
+"""Read queries for the instructor dashboard.
+
+The page is built from a fixed handful of aggregate queries whatever the cohort's size:
+learners, lessons, completions, ticks per (learner, lesson), checks per (learner, lab,
+state), resources per (learner, lab), the resources that still exist, and recent
+operations. Everything per learner is assembled in Python from those rows, so the query
+count is the same for 10 learners and for 500.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery, Sum, Value
+from django.http import Http404
+from django.utils import timezone
+
+from curriculum.models import Lesson, LessonCompletion, ObjectiveTick
+from labs.cloud import regions as cloud_regions
+from labs.dashboard.models import CohortOperation
+from labs.models import CloudResource, Lab, LabCheck, LabSettings
+from portal.models import Cohort, Enrolment
+from portal.selectors import user_is_instructor
+
+State = CloudResource.State
+Kind = CloudResource.Kind
+
+# A notebook in a transitional state for longer than this is reported as stuck.
+STUCK_NOTEBOOK_MINUTES = getattr(settings, "DASHBOARD_STUCK_NOTEBOOK_MINUTES", 15)
+# Spend at or past this share of the budget raises an alert.
+BUDGET_ALERT_SHARE = Decimal(str(getattr(settings, "DASHBOARD_BUDGET_ALERT_SHARE", "0.8")))
+# The live region is re-rendered at least this often, so ages and accrued costs move
+# even when no row changed.
+LIVE_TICK_SECONDS = 60
+RECENT_OPERATIONS = 6
+
+TRANSITIONAL_NOTEBOOK_STATES = (
+    State.REQUESTED,
+    State.SUBMITTING,
+    State.PROVISIONING,
+    State.STOPPING,
+    State.DELETING,
+)
+JOB_KINDS = (Kind.TRAINING_JOB, Kind.TRANSFORM_JOB)
+
+# Progress of one learner on one lesson or lab.
+NOT_STARTED, IN_PROGRESS, STUCK, DONE = "none", "doing", "stuck", "done"
+PROGRESS_LABELS = {
+    NOT_STARTED: "not started",
+    IN_PROGRESS: "in progress",
+    STUCK: "stuck",
+    DONE: "done",
+}
+
+STATE_FILTERS = [
+    ("live", "Running or starting (may bill)"),
+    ("current", "Everything not deleted"),
+    *[(value, label) for value, label in State.choices if value != State.DELETED],
+]
+
+
+# --- Access ----------------------------------------------------------------------------
+
+
+def cohort_get_for_instructor(*, user, cohort_id: int) -> Cohort:
+    """The cohort, if ``user`` teaches it or is staff.
+
+    Learners are refused (403) whatever the id; an instructor of another cohort is told
+    the id does not exist (404), so ids of other cohorts reveal nothing.
+    """
+    teaches = Enrolment.objects.filter(
+        cohort=OuterRef("pk"), user=user, role=Enrolment.Role.INSTRUCTOR
+    )
+    cohort = Cohort.objects.filter(pk=cohort_id).annotate(teaches=Exists(teaches)).first()
+    if cohort is not None and (user.is_staff or cohort.teaches):
+        return cohort
+    if user.is_staff or user_is_instructor(user):
+        raise Http404("No such cohort.")
+    raise PermissionDenied("The dashboard is for the cohort's instructors.")
+
+
+def cohort_list_for_dashboard(user):
+    if not user_is_instructor(user):
+        raise PermissionDenied("The dashboard is for instructors.")
+    if user.is_staff:
+        return Cohort.objects.all()
+    return Cohort.objects.filter(
+        enrolments__user=user, enrolments__role=Enrolment.Role.INSTRUCTOR
+    ).distinct()
+
+
+def learner_get_in_cohort(*, cohort: Cohort, learner_id: int):
+    enrolment = (
+        Enrolment.objects.filter(cohort=cohort, user_id=learner_id, role=Enrolment.Role.LEARNER)
+        .select_related("user")
+        .first()
+    )
+    if enrolment is None:
+        raise Http404("No such learner in this cohort.")
+    return enrolment.user
+
+
+def operation_get_in_cohort(*, cohort: Cohort, operation_id: int) -> CohortOperation:
+    operation = (
+        CohortOperation.objects.filter(cohort=cohort, pk=operation_id)
+        .select_related("actor", "learner")
+        .first()
+    )
+    if operation is None:
+        raise Http404("No such operation.")
+    return operation
+
+
+def operation_list_recent(cohort: Cohort, limit: int = RECENT_OPERATIONS):
+    return list(
+        CohortOperation.objects.filter(cohort=cohort)
+        .select_related("actor", "learner")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+# --- Live fingerprint ------------------------------------------------------------------
+
+
+def _learner_ids(cohort: Cohort):
+    return Enrolment.objects.filter(cohort=cohort, role=Enrolment.Role.LEARNER).values("user_id")
+
+
+def _scalar(queryset, aggregate):
+    """``(SELECT <aggregate> FROM <queryset>)``: grouping by a constant groups nothing."""
+    return Subquery(
+        queryset.order_by()
+        .annotate(_all=Value(1))
+        .values("_all")
+        .annotate(value=aggregate)
+        .values("value")[:1]
+    )
+
+
+def dashboard_fingerprint(cohort: Cohort, *, now: datetime | None = None) -> str:
+    """Changes whenever anything the dashboard shows changes (and once a minute, for ages
+    and accrued costs); one query of counts and latest times."""
+    now = now or timezone.now()
+    learners = _learner_ids(cohort)
+    resources = CloudResource.objects.filter(cohort=cohort)
+    completions = LessonCompletion.objects.filter(user_id__in=learners)
+    ticks = ObjectiveTick.objects.filter(user_id__in=learners)
+    checks = LabCheck.objects.filter(cohort=cohort)
+    operations = CohortOperation.objects.filter(cohort=cohort)
+    enrolments = Enrolment.objects.filter(cohort=cohort)
+    row = (
+        Cohort.objects.filter(pk=cohort.pk)
+        .order_by()
+        .annotate(
+            r_count=_scalar(resources, Count("id")),
+            r_last=_scalar(resources, Max("updated_at")),
+            c_count=_scalar(completions, Count("id")),
+            c_last=_scalar(completions, Max("completed_at")),
+            t_count=_scalar(ticks, Count("id")),
+            t_last=_scalar(ticks, Max("ticked_at")),
+            k_count=_scalar(checks, Count("id")),
+            k_versions=_scalar(checks, Sum("version")),
+            o_last=_scalar(operations, Max("updated_at")),
+            e_count=_scalar(enrolments, Count("id")),
+            e_last=_scalar(enrolments, Max("enrolled_at")),
+            s_last=_scalar(Lesson.objects.all(), Max("updated_at")),
+        )
+        .values_list(
+            "r_count",
+            "r_last",
+            "c_count",
+            "c_last",
+            "t_count",
+            "t_last",
+            "k_count",
+            "k_versions",
+            "o_last",
+            "e_count",
+            "e_last",
+            "s_last",
+        )
+        .first()
+    )
+    tick = int(now.timestamp()) // LIVE_TICK_SECONDS
+    return hashlib.sha1(repr((row, tick)).encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+# --- Filters ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    region: str = ""
+    lab: str = ""
+    state: str = "live"
+
+    @classmethod
+    def from_query(cls, query) -> Filters:
+        region = query.get("region", "")
+        lab = query.get("lab", "")
+        state = query.get("state", "live")
+        return cls(
+            region=region if cloud_regions.is_known_region(region) else "",
+            lab=lab if lab in Lab.values else "",
+            state=state if state in dict(STATE_FILTERS) else "live",
+        )
+
+    @property
+    def is_default(self) -> bool:
+        return not self.region and not self.lab and self.state == "live"
+
+    def matches(self, resource: ResourceRow) -> bool:
+        if self.region and resource.region != self.region:
+            return False
+        if self.lab and resource.lab != self.lab:
+            return False
+        if self.state == "live":
+            return resource.state in CloudResource.LIVE_STATES
+        if self.state == "current":
+            return resource.state != State.DELETED
+        return resource.state == self.state
+
+    def as_query(self) -> str:
+        return f"region={self.region}&lab={self.lab}&state={self.state}"
+
+
+# --- The page's data -------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ResourceRow:
+    id: int
+    owner_id: int
+    lab: str
+    kind: str
+    region: str
+    cloud_name: str
+    instance_type: str
+    state: str
+    cloud_status: str
+    secondary_status: str
+    hourly_usd: Decimal
+    accrued_usd: Decimal
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None
+    failure_reason: str
+    age_seconds: float
+    owner_name: str
+    settled_usd: Decimal
+    billing_open: bool
+
+    @property
+    def kind_label(self) -> str:
+        return Kind(self.kind).label
+
+    @property
+    def state_label(self) -> str:
+        return State(self.state).label
+
+
+@dataclass(slots=True)
+class LearnerRow:
+    id: int
+    username: str
+    full_name: str
+    last_activity: datetime | None
+    cells: list[str]
+    done: int
+    resources: list[ResourceRow]
+    spend_usd: Decimal
+    has_current: bool
+
+
+@dataclass
+class Alert:
+    kind: str
+    level: str  # "warn" | "bad"
+    title: str
+    items: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Totals:
+    learners: int = 0
+    lessons: int = 0
+    done_cells: int = 0
+    stuck_cells: int = 0
+    live_resources: int = 0
+    billing_now: int = 0
+    hourly_usd: Decimal = Decimal("0")
+    spend_usd: Decimal = Decimal("0")
+    budget_usd: Decimal = Decimal("0")
+    by_region: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def progress_percent(self) -> int:
+        cells = self.learners * self.lessons
+        return round(100 * self.done_cells / cells) if cells else 0
+
+    @property
+    def budget_percent(self) -> int:
+        if not self.budget_usd:
+            return 100 if self.spend_usd else 0
+        return round(100 * self.spend_usd / self.budget_usd)
+
+
+@dataclass
+class Dashboard:
+    cohort: Cohort
+    lab_settings: LabSettings
+    filters: Filters
+    lessons: list[dict]
+    learners: list[LearnerRow]
+    resources: list[ResourceRow]
+    totals: Totals
+    alerts: list[Alert]
+    operations: list[CohortOperation]
+    now: datetime
+
+
+def _accrued(hourly, settled, started, now) -> Decimal:
+    if not started or not hourly:
+        return settled
+    seconds = max(0.0, (now - started).total_seconds())
+    return (settled + hourly * Decimal(seconds) / Decimal(3600)).quantize(Decimal("0.0001"))
+
+
+RESOURCE_FIELDS = (
+    "id",
+    "owner_id",
+    "lab",
+    "kind",
+    "region",
+    "cloud_name",
+    "instance_type",
+    "state",
+    "cloud_status",
+    "secondary_status",
+    "hourly_usd",
+    "estimated_cost_usd",
+    "billing_started_at",
+    "created_at",
+    "updated_at",
+    "expires_at",
+    "failure_reason",
+)
+
+
+def resource_rows_for_cohort(cohort: Cohort, *, now: datetime) -> list[ResourceRow]:
+    """Resources that still exist (or still bill), oldest first; one query."""
+    rows = (
+        CloudResource.objects.filter(cohort=cohort)
+        .filter(~Q(state=State.DELETED) | Q(billing_started_at__isnull=False))
+        .order_by("created_at", "id")
+        .values_list(*RESOURCE_FIELDS, "owner__username")
+    )
+    built = []
+    for (
+        pk,
+        owner_id,
+        lab,
+        kind,
+        region,
+        name,
+        instance_type,
+        state,
+        status,
+        secondary,
+        hourly,
+        settled,
+        started,
+        created,
+        updated,
+        expires,
+        reason,
+        username,
+    ) in rows:
+        built.append(
+            ResourceRow(
+                pk,
+                owner_id,
+                lab,
+                kind,
+                region,
+                name,
+                instance_type,
+                state,
+                status,
+                secondary,
+                hourly,
+                _accrued(hourly, settled, started, now),
+                created,
+                updated,
+                expires,
+                reason,
+                (now - created).total_seconds(),
+                username,
+                settled,
+                bool(started and hourly),
+            )
+        )
+    return built
+
+
+def _learners(cohort: Cohort) -> list[tuple]:
+    return list(
+        Enrolment.objects.filter(cohort=cohort, role=Enrolment.Role.LEARNER)
+        .order_by("user__username")
+        .values_list(
+            "user_id", "user__username", "user__first_name", "user__last_name", "user__last_login"
+        )
+    )
+
+
+def _lessons() -> list[dict]:
+    lessons = list(
+        Lesson.objects.filter(is_published=True, audience=Lesson.Audience.EVERYONE)
+        .order_by("module", "order", "slug")
+        .values("id", "slug", "title", "module", "order", "kind", "lab")
+    )
+    for lesson in lessons:
+        lesson["short"] = (
+            f"L{lesson['module']}.{lesson['order']}"
+            if not lesson["lab"]
+            else Lab(lesson["lab"]).label.split(" ", 1)[0]
+        )
+    return lessons
+
+
+def _alerts(
+    lab_settings: LabSettings, resources: list[ResourceRow], totals: Totals, now: datetime
+) -> list[Alert]:
+    ttl = lab_settings.lab_ttl
+    stuck_after = timedelta(minutes=STUCK_NOTEBOOK_MINUTES)
+    allowed = set(lab_settings.allowed_regions)
+    over_ttl = Alert("ttl", "warn", f"Running longer than the lab time ({ttl_text(ttl)})")
+    stuck = Alert(
+        "stuck",
+        "warn",
+        f"Notebooks stuck in a transitional state for over {STUCK_NOTEBOOK_MINUTES} minutes",
+    )
+    failed = Alert("failed", "bad", "Failed jobs")
+    region = Alert(
+        "region",
+        "bad",
+        "Resources in regions outside the cohort's allowlist",
+    )
+    for r in resources:
+        who = f"{r.owner_name}: {r.kind_label.lower()} {r.cloud_name} ({r.region})"
+        if r.state in CloudResource.LIVE_STATES:
+            due = r.expires_at or (r.created_at + ttl)
+            if due < now:
+                over_ttl.items.append(f"{who}, {ttl_text(now - r.created_at)} old")
+        in_transition = r.kind == Kind.NOTEBOOK and r.state in TRANSITIONAL_NOTEBOOK_STATES
+        if in_transition and now - r.updated_at > stuck_after:
+            status = r.cloud_status or r.state_label
+            stuck.items.append(f"{who}, {status} for {ttl_text(now - r.updated_at)}")
+        if r.kind in JOB_KINDS and r.state == State.FAILED:
+            failed.items.append(f"{who}: {r.failure_reason or 'no reason given'}")
+        if r.state != State.DELETED and r.region not in allowed:
+            region.items.append(who)
+    alerts = [a for a in (over_ttl, stuck, failed, region) if a.items]
+    if totals.budget_usd and totals.spend_usd >= totals.budget_usd * BUDGET_ALERT_SHARE:
+        share = int(BUDGET_ALERT_SHARE * 100)
+        level = "bad" if totals.spend_usd >= totals.budget_usd else "warn"
+        alerts.append(
+            Alert(
+                "budget",
+                level,
+                f"Spend is past {share}% of the budget",
+                [
+                    f"${totals.spend_usd:,.2f} of ${totals.budget_usd:,.2f} "
+                    f"({totals.budget_percent}%)"
+                ],
+            )
+        )
+    return alerts
+
+
+def ttl_text(delta: timedelta) -> str:
+    return duration_text(delta.total_seconds())
+
+
+def duration_text(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return "<1 min"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+def dashboard_build(
+    *, cohort: Cohort, lab_settings: LabSettings, filters: Filters, now: datetime | None = None
+) -> Dashboard:
+    """Everything the cohort page shows, in eight queries whatever the cohort's size."""
+    now = now or timezone.now()
+    learner_ids = _learner_ids(cohort)
+    learners = _learners(cohort)
+    lessons = _lessons()
+
+    completed: set[tuple[int, int]] = set()
+    last_seen: dict[int, datetime] = {}
+
+    def seen(user_id: int, at: datetime | None) -> None:
+        if at is not None and (user_id not in last_seen or at > last_seen[user_id]):
+            last_seen[user_id] = at
+
+    for user_id, lesson_id, at in LessonCompletion.objects.filter(
+        user_id__in=learner_ids
+    ).values_list("user_id", "lesson_id", "completed_at"):
+        completed.add((user_id, lesson_id))
+        seen(user_id, at)
+
+    ticked: set[tuple[int, int]] = set()
+    for user_id, lesson_id, at in (
+        ObjectiveTick.objects.filter(user_id__in=learner_ids)
+        .values_list("user_id", "lesson_id")
+        .annotate(last=Max("ticked_at"))
+        .order_by()
+    ):
+        ticked.add((user_id, lesson_id))
+        seen(user_id, at)
+
+    # The latest check per (learner, lab) decides: a "not yet" there means stuck.
+    latest_check: dict[tuple[int, str], tuple[datetime, str]] = {}
+    for user_id, lab, state, at in (
+        LabCheck.objects.filter(cohort=cohort)
+        .values_list("user_id", "lab", "state")
+        .annotate(last=Max("created_at"))
+        .order_by()
+    ):
+        key = (user_id, lab)
+        if key not in latest_check or at > latest_check[key][0]:
+            latest_check[key] = (at, state)
+        seen(user_id, at)
+
+    touched_lab: set[tuple[int, str]] = set()
+    failed_lab: set[tuple[int, str]] = set()
+    spend: dict[int, Decimal] = defaultdict(Decimal)
+    settled_total = Decimal("0")
+    for owner_id, lab, failed, at, settled in (
+        CloudResource.objects.filter(cohort=cohort)
+        .values_list("owner_id", "lab")
+        .annotate(
+            failed=Count("id", filter=Q(state=State.FAILED)),
+            last=Max("updated_at"),
+            settled=Sum("estimated_cost_usd"),
+        )
+        .order_by()
+    ):
+        touched_lab.add((owner_id, lab))
+        if failed:
+            failed_lab.add((owner_id, lab))
+        spend[owner_id] += settled or 0
+        settled_total += settled or 0
+        seen(owner_id, at)
+
+    resources = resource_rows_for_cohort(cohort, now=now)
+    live_lab: set[tuple[int, str]] = set()
+    by_owner: dict[int, list[ResourceRow]] = defaultdict(list)
+    current_owners: set[int] = set()
+    totals = Totals(
+        learners=len(learners), lessons=len(lessons), budget_usd=lab_settings.budget_usd
+    )
+    open_total = Decimal("0")
+    for r in resources:
+        if r.state in CloudResource.LIVE_STATES:
+            live_lab.add((r.owner_id, r.lab))
+            totals.live_resources += 1
+            totals.by_region[r.region] = totals.by_region.get(r.region, 0) + 1
+        if r.state != State.DELETED:
+            current_owners.add(r.owner_id)
+        # What an open billing period has accrued is not in the settled sums yet.
+        if r.billing_open:
+            totals.billing_now += 1
+            totals.hourly_usd += r.hourly_usd
+            spend[r.owner_id] += r.accrued_usd - r.settled_usd
+            open_total += r.accrued_usd - r.settled_usd
+        if filters.matches(r):
+            by_owner[r.owner_id].append(r)
+    totals.spend_usd = settled_total + open_total
+
+    rows: list[LearnerRow] = []
+    lesson_keys = [(lesson["id"], lesson["lab"]) for lesson in lessons]
+    for user_id, username, first, last, last_login in learners:
+        seen(user_id, last_login)
+        cells = []
+        done = 0
+        for lesson_id, lab in lesson_keys:
+            if (user_id, lesson_id) in completed:
+                state = DONE
+            elif lab:
+                key = (user_id, lab)
+                check = latest_check.get(key)
+                if check and check[1] == LabCheck.State.PASSED:
+                    state = DONE
+                elif (check and check[1] == LabCheck.State.NOT_YET) or (
+                    key in failed_lab and key not in live_lab
+                ):
+                    state = STUCK
+                elif key in touched_lab or check or (user_id, lesson_id) in ticked:
+                    state = IN_PROGRESS
+                else:
+                    state = NOT_STARTED
+            elif (user_id, lesson_id) in ticked:
+                state = IN_PROGRESS
+            else:
+                state = NOT_STARTED
+            if state == DONE:
+                done += 1
+            elif state == STUCK:
+                totals.stuck_cells += 1
+            cells.append(state)
+        totals.done_cells += done
+        mine = by_owner.get(user_id, [])
+        if not filters.is_default and not mine:
+            continue
+        rows.append(
+            LearnerRow(
+                user_id,
+                username,
+                f"{first} {last}".strip(),
+                last_seen.get(user_id),
+                cells,
+                done,
+                mine,
+                spend.get(user_id, Decimal("0")),
+                user_id in current_owners,
+            )
+        )
+    return Dashboard(
+        cohort=cohort,
+        lab_settings=lab_settings,
+        filters=filters,
+        lessons=lessons,
+        learners=rows,
+        resources=[r for r in resources if filters.matches(r)],
+        totals=totals,
+        alerts=_alerts(lab_settings, resources, totals, now),
+        operations=operation_list_recent(cohort),
+        now=now,
+    )

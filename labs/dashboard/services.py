@@ -1,0 +1,458 @@
+"""What instructors do to a cohort from the dashboard.
+
+Every action is recorded twice: a sentence in each touched resource's timeline, and a
+`CohortOperation` row for the cohort. Stops and deletions go through
+`labs.services.resources.resource_request_action`, which records the intent and enqueues
+the cloud call; the web process never calls the cloud. Sweeps and teardown checks run in
+tasks (`labs.dashboard.tasks`), which call the `*_run` functions here.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from labs import drivers
+from labs.cloud import inventory
+from labs.cloud.errors import CloudError
+from labs.dashboard.models import CohortOperation
+from labs.models import CloudResource, LabSettings
+from labs.services.events import resource_transition
+from labs.services.expiry import resource_extend
+from labs.services.policy import LaunchRefusedError, lab_settings_for
+from labs.services.resources import resource_request_action
+from portal.models import Cohort
+
+logger = logging.getLogger(__name__)
+State = CloudResource.State
+Kind = CloudResource.Kind
+Op = CohortOperation
+
+# How long a teardown check or a deletion keeps waiting for the cloud before it reports
+# what is left, and how often it looks again meanwhile.
+CHECK_DEADLINE = timedelta(minutes=30)
+CHECK_INTERVAL_SECONDS = 3
+EXTEND_CHOICES = (30, 60, 120, 240)
+
+
+class ActionRefusedError(Exception):
+    """An action that cannot be taken now; the message says why, for the instructor."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _who(user) -> str:
+    return user.get_full_name() or user.username
+
+
+def _enqueue(task, *args, countdown: int | None = None) -> None:
+    # After commit, so the worker never looks for a row that is not there yet.
+    transaction.on_commit(lambda: task.apply_async(args, countdown=countdown))
+
+
+def _operation(*, cohort, actor, kind, learner=None, **fields) -> CohortOperation:
+    return CohortOperation.objects.create(
+        cohort=cohort, actor=actor, kind=kind, learner=learner, **fields
+    )
+
+
+def _finish(operation: CohortOperation, *, state=Op.State.DONE, **fields) -> CohortOperation:
+    fields.update(state=state, finished_at=timezone.now())
+    return _save(operation, **fields)
+
+
+def _save(operation: CohortOperation, **fields) -> CohortOperation:
+    for name, value in fields.items():
+        setattr(operation, name, value)
+    operation.version += 1
+    operation.save(update_fields=[*fields, "version", "updated_at"])
+    return operation
+
+
+def operation_mark_failed(*, operation_id: int, reason: str) -> None:
+    operation = CohortOperation.objects.filter(pk=operation_id).first()
+    if operation is not None and not operation.is_final:
+        _finish(operation, state=Op.State.FAILED, summary=f"Failed: {reason}")
+
+
+def _request(resource: CloudResource, action: str, reason: str) -> bool:
+    """Ask for ``action`` with a sentence saying who and why; False if not possible now."""
+    if action not in drivers.for_kind(resource.kind).actions_for(resource):
+        return False
+    resource = resource_transition(resource, message=reason)
+    try:
+        resource_request_action(resource=resource, action=action)
+    except LaunchRefusedError:
+        return False
+    return True
+
+
+# --- Stop notebooks --------------------------------------------------------------------
+
+
+@transaction.atomic
+def cohort_stop_notebooks(*, cohort: Cohort, actor) -> CohortOperation:
+    """Stop every running notebook instance of the cohort (their files are kept)."""
+    notebooks = CloudResource.objects.select_for_update().filter(
+        cohort=cohort, kind=Kind.NOTEBOOK, state__in=(State.PROVISIONING, State.READY)
+    )
+    reason = f"Your instructor {_who(actor)} stopped every notebook of the cohort."
+    stopped = sum(_request(notebook, "stop", reason) for notebook in notebooks)
+    return _operation(
+        cohort=cohort,
+        actor=actor,
+        kind=Op.Kind.STOP_NOTEBOOKS,
+        state=Op.State.DONE,
+        finished_at=timezone.now(),
+        resources_touched=stopped,
+        summary=f"Asked to stop {stopped} notebook instance{'s' if stopped != 1 else ''}.",
+    )
+
+
+# --- Teardown --------------------------------------------------------------------------
+
+
+def _not_deleted(cohort: Cohort, learner=None):
+    resources = CloudResource.objects.filter(cohort=cohort).exclude(state=State.DELETED)
+    if learner is not None:
+        resources = resources.filter(owner=learner)
+    return resources
+
+
+def teardown_pass(*, cohort: Cohort, learner=None, reason: str) -> tuple[int, int]:
+    """Ask to delete everything of the cohort (or one learner) not deleted or being
+    deleted yet. Returns (asked now, still to wait for)."""
+    asked = 0
+    waiting = 0
+    with transaction.atomic():
+        for resource in _not_deleted(cohort, learner).select_for_update():
+            if resource.state == State.DELETING:
+                waiting += 1
+            elif _request(resource, "delete", reason):
+                asked += 1
+                waiting += 1
+            else:
+                # Requested or submitting: the cloud may be creating it right now; the
+                # teardown check asks again once it exists.
+                waiting += 1
+    return asked, waiting
+
+
+def _teardown_regions(lab_settings: LabSettings, cohort: Cohort, learner=None) -> list[str]:
+    """The cohort's allowed regions, and any other region the database saw it use."""
+    used = CloudResource.objects.filter(cohort=cohort)
+    if learner is not None:
+        used = used.filter(owner=learner)
+    seen = used.values_list("region", flat=True).distinct().order_by()
+    return sorted(set(lab_settings.allowed_regions) | set(seen))
+
+
+def cohort_teardown(*, cohort: Cohort, actor, learner=None) -> CohortOperation:
+    """Delete every resource of the cohort (or of one learner) in every region and of
+    every kind, then check in a task, by listing the cloud, that nothing is left."""
+    from labs.dashboard.tasks import cohort_teardown_check_task
+
+    lab_settings = lab_settings_for(cohort)
+    if learner is None:
+        reason = f"Your instructor {_who(actor)} is tearing down the whole cohort."
+        kind = Op.Kind.TEARDOWN
+    else:
+        reason = f"Your instructor {_who(actor)} is tearing down your lab resources."
+        kind = Op.Kind.TEARDOWN_LEARNER
+    with transaction.atomic():
+        asked, waiting = teardown_pass(cohort=cohort, learner=learner, reason=reason)
+        operation = _operation(
+            cohort=cohort,
+            actor=actor,
+            learner=learner,
+            kind=kind,
+            state=Op.State.RUNNING,
+            regions=_teardown_regions(lab_settings, cohort, learner),
+            resources_touched=asked,
+            summary=f"Asked to delete {asked} resource{'s' if asked != 1 else ''}; "
+            "checking the cloud once they are gone.",
+        )
+        _enqueue(cohort_teardown_check_task, operation.pk)
+    return operation
+
+
+def _match(operation: CohortOperation) -> dict[str, str]:
+    match = {"portal:cohort": operation.cohort.slug}
+    if operation.learner_id is not None:
+        match["portal:learner"] = str(operation.learner_id)
+    return match
+
+
+def cohort_teardown_check(*, operation_id: int) -> bool:
+    """One look at a teardown: True while it must look again later.
+
+    While the database still has resources on their way out, ask again for any that
+    became deletable and come back later; once all are deleted (or the deadline passed)
+    list every region in the cloud for anything still tagged for the cohort.
+    """
+    operation = (
+        CohortOperation.objects.select_related("cohort", "learner")
+        .filter(pk=operation_id, kind__in=(Op.Kind.TEARDOWN, Op.Kind.TEARDOWN_LEARNER))
+        .first()
+    )
+    if operation is None or operation.is_final:
+        return False
+    cohort = operation.cohort
+    reason = "Still part of the teardown: deleting it now that the cloud has it."
+    _, waiting = teardown_pass(cohort=cohort, learner=operation.learner, reason=reason)
+    overdue = timezone.now() - operation.created_at > CHECK_DEADLINE
+    if waiting and not overdue:
+        _save(operation, summary=f"Waiting for {waiting} resource(s) to be deleted.")
+        return True
+    lab_settings = lab_settings_for(cohort)
+    regions = sorted(
+        set(operation.regions) | set(_teardown_regions(lab_settings, cohort, operation.learner))
+    )
+    try:
+        items = inventory.tagged_items(
+            lab_settings.account.connection(), regions, match=_match(operation)
+        )
+    except CloudError as error:
+        if error.retryable and not overdue:
+            return True
+        _finish(operation, state=Op.State.FAILED, summary=f"Could not check: {error.message}")
+        return False
+    live = [i for i in items if i.live]
+    history = len(items) - len(live)
+    where = f"{len(regions)} region{'s' if len(regions) != 1 else ''} ({', '.join(regions)})"
+    if live:
+        summary = (
+            f"Checked {where}: {len(live)} resource{'s' if len(live) != 1 else ''} of the "
+            "cohort still in the cloud."
+        )
+    else:
+        summary = f"Checked {where}: nothing of the cohort is left in the cloud."
+    if waiting:
+        summary += f" {waiting} resource(s) never finished deleting in the database."
+    if history:
+        summary += (
+            f" {history} finished job{'s' if history != 1 else ''} stay in SageMaker's "
+            "history (they cost nothing and cannot be deleted)."
+        )
+    _finish(
+        operation,
+        state=Op.State.DONE,
+        regions=regions,
+        found=[i.as_dict() for i in items],
+        summary=summary,
+    )
+    return False
+
+
+# --- One learner -----------------------------------------------------------------------
+
+
+def learner_teardown(*, cohort: Cohort, learner, actor) -> CohortOperation:
+    return cohort_teardown(cohort=cohort, actor=actor, learner=learner)
+
+
+@transaction.atomic
+def learner_extend(*, cohort: Cohort, learner, actor, minutes: int) -> CohortOperation:
+    """Give every resource of the learner that is not deleted ``minutes`` more."""
+    if minutes not in EXTEND_CHOICES:
+        choices = ", ".join(str(m) for m in EXTEND_CHOICES)
+        raise ActionRefusedError(f"Extend by one of {choices} minutes.")
+    resources = (
+        _not_deleted(cohort, learner)
+        .exclude(state=State.DELETING)
+        .select_for_update()
+        .order_by("created_at")
+    )
+    count = 0
+    for resource in resources:
+        resource_transition(
+            resource, message=f"Your instructor {_who(actor)} gave you more lab time."
+        )
+        resource_extend(resource=resource, minutes=minutes)
+        count += 1
+    return _operation(
+        cohort=cohort,
+        actor=actor,
+        learner=learner,
+        kind=Op.Kind.EXTEND_LEARNER,
+        state=Op.State.DONE,
+        finished_at=timezone.now(),
+        resources_touched=count,
+        summary=f"Gave {learner.username} {minutes} more minutes on {count} "
+        f"resource{'s' if count != 1 else ''}.",
+    )
+
+
+# --- Settings --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def lab_settings_update(*, lab_settings: LabSettings, changes: dict, actor) -> CohortOperation:
+    """Save the cohort's guard rails; the operation says which ones changed."""
+    changed = []
+    for name, value in changes.items():
+        if getattr(lab_settings, name) != value:
+            setattr(lab_settings, name, value)
+            changed.append(name)
+    if changed:
+        lab_settings.save(update_fields=changed)
+    labels = {field.name: field.verbose_name for field in LabSettings._meta.fields}
+    return _operation(
+        cohort=lab_settings.cohort,
+        actor=actor,
+        kind=Op.Kind.SETTINGS,
+        state=Op.State.DONE,
+        finished_at=timezone.now(),
+        summary=(
+            "Changed: " + ", ".join(str(labels.get(n, n)) for n in changed) + "."
+            if changed
+            else "Saved without changes."
+        ),
+    )
+
+
+# --- Sweep -----------------------------------------------------------------------------
+
+
+def cohort_sweep_request(*, cohort: Cohort, actor) -> CohortOperation:
+    from labs.dashboard.tasks import cohort_sweep_task
+
+    lab_settings = lab_settings_for(cohort)
+    with transaction.atomic():
+        operation = _operation(
+            cohort=cohort,
+            actor=actor,
+            kind=Op.Kind.SWEEP,
+            regions=_teardown_regions(lab_settings, cohort),
+            summary="Waiting for a worker to list the cloud.",
+        )
+        _enqueue(cohort_sweep_task, operation.pk)
+    return operation
+
+
+def _known_names(cohort: Cohort) -> set[tuple[str, str, str]]:
+    """(region, kind, name) of every resource the database thinks still exists."""
+    return {
+        (region, kind, name)
+        for region, kind, name in CloudResource.objects.filter(cohort=cohort)
+        .filter(~Q(state=State.DELETED))
+        .values_list("region", "kind", "cloud_name")
+    }
+
+
+def cohort_sweep_run(*, operation_id: int) -> CohortOperation | None:
+    """List the cloud for resources tagged for the cohort that the database does not
+    know (or believes deleted) and store them on the operation."""
+    operation = (
+        CohortOperation.objects.select_related("cohort")
+        .filter(pk=operation_id, kind=Op.Kind.SWEEP)
+        .first()
+    )
+    if operation is None or operation.is_final:
+        return operation
+    _save(operation, state=Op.State.RUNNING, summary="Listing the cloud…")
+    cohort = operation.cohort
+    lab_settings = lab_settings_for(cohort)
+    regions = sorted(set(operation.regions) | set(lab_settings.allowed_regions))
+    try:
+        items = inventory.tagged_items(
+            lab_settings.account.connection(), regions, match=_match(operation)
+        )
+    except CloudError as error:
+        if error.retryable:
+            raise
+        return _finish(operation, state=Op.State.FAILED, summary=f"Failed: {error.message}")
+    known = _known_names(cohort)
+    unknown = [i for i in items if i.live and (i.region, i.kind, i.name) not in known]
+    where = f"{len(regions)} region{'s' if len(regions) != 1 else ''} ({', '.join(regions)})"
+    if unknown:
+        summary = (
+            f"Listed {where}: {len(unknown)} resource{'s' if len(unknown) != 1 else ''} "
+            "tagged for the cohort that the portal does not know."
+        )
+    else:
+        summary = f"Listed {where}: every resource tagged for the cohort is known."
+    return _finish(
+        operation, regions=regions, found=[i.as_dict() for i in unknown], summary=summary
+    )
+
+
+def cohort_sweep_delete_request(*, source: CohortOperation, actor) -> CohortOperation:
+    """Delete, in a task, the live resources a sweep (or teardown check) found."""
+    from labs.dashboard.tasks import cohort_sweep_delete_task
+
+    if not source.can_delete_found:
+        raise ActionRefusedError("There is nothing found by this operation left to delete.")
+    with transaction.atomic():
+        items = source.live_found
+        operation = _operation(
+            cohort=source.cohort,
+            actor=actor,
+            kind=Op.Kind.SWEEP_DELETE,
+            source=source,
+            learner=source.learner,
+            regions=sorted({item["region"] for item in items}),
+            found=items,
+            summary=f"Deleting {len(items)} resource{'s' if len(items) != 1 else ''} "
+            "found in the cloud.",
+        )
+        _enqueue(cohort_sweep_delete_task, operation.pk)
+    return operation
+
+
+def cohort_sweep_delete_run(*, operation_id: int) -> bool:
+    """One step of removing what a sweep found; True while some must be looked at again
+    (a notebook instance stops before it can be deleted)."""
+    operation = (
+        CohortOperation.objects.select_related("cohort")
+        .filter(pk=operation_id, kind=Op.Kind.SWEEP_DELETE)
+        .first()
+    )
+    if operation is None or operation.is_final:
+        return False
+    connection = lab_settings_for(operation.cohort).account.connection()
+    remaining, problems, removed = [], [], 0
+    for data in operation.found:
+        item = inventory.CloudItem.from_dict(data)
+        try:
+            outcome = inventory.item_remove(connection, item)
+        except CloudError as error:
+            if error.retryable:
+                remaining.append(data)
+            else:
+                problems.append(f"{item.name}: {error.message}")
+            continue
+        if outcome == inventory.WAITING:
+            remaining.append(data)
+        else:
+            removed += 1
+    overdue = timezone.now() - operation.created_at > CHECK_DEADLINE
+    if remaining and not overdue:
+        _save(
+            operation,
+            found=remaining,
+            resources_touched=operation.resources_touched + removed,
+            summary=f"Waiting for the cloud: {len(remaining)} resource(s) still stopping "
+            "or deleting.",
+        )
+        return True
+    total = operation.resources_touched + removed
+    summary = f"Removed {total} resource{'s' if total != 1 else ''} from the cloud."
+    if remaining:
+        summary += f" {len(remaining)} did not finish in time."
+    if problems:
+        summary += " Problems: " + "; ".join(problems)
+    _finish(
+        operation,
+        state=Op.State.FAILED if problems or remaining else Op.State.DONE,
+        found=remaining,
+        resources_touched=total,
+        summary=summary,
+    )
+    return False

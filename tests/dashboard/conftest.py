@@ -1,0 +1,54 @@
+import pytest
+
+from curriculum.services import lesson_sync_from_directory
+from labs.models import CloudResource
+from labs.services.policy import lab_settings_for
+from portal.models import Cohort, Enrolment
+from tests.fixtures.users import make_user
+
+
+@pytest.fixture
+def course(db):
+    lesson_sync_from_directory()
+
+
+@pytest.fixture
+def lab_settings(cohort):
+    return lab_settings_for(cohort)
+
+
+@pytest.fixture
+def other_cohort(db):
+    return Cohort.objects.create(name="Autumn cohort", slug="autumn")
+
+
+@pytest.fixture
+def other_instructor(other_cohort):
+    """An instructor of another cohort: must not learn anything about ``cohort``."""
+    user = make_user("other-instructor")
+    Enrolment.objects.create(cohort=other_cohort, user=user, role=Enrolment.Role.INSTRUCTOR)
+    return user
+
+
+@pytest.fixture
+def outsider_learner(other_cohort):
+    user = make_user("outsider-learner")
+    Enrolment.objects.create(cohort=other_cohort, user=user, role=Enrolment.Role.LEARNER)
+    return user
+
+
+def make_resource(owner, lab_settings, **extra) -> CloudResource:
+    values = {
+        "owner": owner,
+        "cohort": lab_settings.cohort,
+        "account": lab_settings.account,
+        "lab": "notebook",
+        "kind": "notebook",
+        "region": "us-east-1",
+        "cloud_name": f"nb-{owner.pk}-{CloudResource.objects.count()}",
+        "instance_type": "ml.t3.medium",
+        "state": "ready",
+        "cloud_status": "InService",
+    }
+    values.update(extra)
+    return CloudResource.objects.create(**values)

@@ -1,0 +1,422 @@
+"""The cohort page, its live partial, filters, CSV exports, actions and settings. The
+actions only record intent and enqueue: nothing here needs the cloud."""
+
+import csv
+import io
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from curriculum.models import Lesson, LessonCompletion
+from labs.dashboard.models import CohortOperation
+from labs.models import CloudAccount, CloudResource, LabCheck
+from tests.dashboard.conftest import make_resource
+from tests.dashboard.populate import populate_cohort
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture(autouse=True)
+def _course(course):
+    pass
+
+
+def _page(client, cohort, query=""):
+    response = client.get(f"/dashboard/{cohort.pk}/{query}")
+    assert response.status_code == 200
+    return response
+
+
+def test_page_shows_each_learners_progress_and_running_resources(
+    instructor_client, cohort, learner, other_learner, lab_settings
+):
+    lesson = Lesson.objects.get(slug="why-the-cloud")
+    LessonCompletion.objects.create(user=learner, lesson=lesson)
+    LabCheck.objects.create(
+        user=other_learner, cohort=cohort, lab="notebook", region="us-east-1", state="not_yet"
+    )
+    make_resource(learner, lab_settings, cloud_name="nb-visible", hourly_usd=Decimal("0.05"))
+    make_resource(learner, lab_settings, cloud_name="nb-gone", state="deleted")
+
+    response = _page(instructor_client, cohort)
+    dashboard = response.context["dashboard"]
+    rows = {row.username: row for row in dashboard.learners}
+    assert rows["learner"].cells[0] == "done" and rows["learner"].done == 1
+    notebook_column = [lesson["lab"] for lesson in dashboard.lessons].index("notebook")
+    assert rows["other-learner"].cells[notebook_column] == "stuck"
+    assert rows["learner"].cells[notebook_column] == "doing"
+    assert [r.cloud_name for r in rows["learner"].resources] == ["nb-visible"]
+    html = response.content.decode()
+    assert "Notebook instance · us-east-1 · ml.t3.medium" in html
+    assert '<th scope="row">learner' in html
+    assert '<th scope="col">Last activity</th>' in html
+    assert 'aria-live="polite"' in html
+    assert dashboard.totals.learners == 2 and dashboard.totals.live_resources == 1
+
+
+def test_alerts_name_old_stuck_failed_and_out_of_region_resources_and_spend(
+    instructor_client, cohort, learner, lab_settings
+):
+    now = timezone.now()
+    lab_settings.budget_usd = Decimal("10.00")
+    lab_settings.allowed_regions = ["us-east-1"]
+    lab_settings.save()
+    make_resource(
+        learner, lab_settings, cloud_name="nb-old", expires_at=now - timedelta(minutes=5)
+    )
+    stuck = make_resource(
+        learner, lab_settings, cloud_name="nb-stuck", state="provisioning", cloud_status="Pending"
+    )
+    CloudResource.objects.filter(pk=stuck.pk).update(updated_at=now - timedelta(minutes=40))
+    make_resource(
+        learner,
+        lab_settings,
+        kind="training_job",
+        lab="training",
+        cloud_name="job-failed",
+        state="failed",
+        failure_reason="AlgorithmError: num_round must be set",
+    )
+    make_resource(learner, lab_settings, cloud_name="nb-tokyo", region="ap-northeast-1")
+    make_resource(
+        learner,
+        lab_settings,
+        cloud_name="nb-spent",
+        state="stopped",
+        estimated_cost_usd=Decimal("9.00"),
+    )
+
+    alerts = {a.kind: a for a in _page(instructor_client, cohort).context["dashboard"].alerts}
+
+    assert any("nb-old" in item for item in alerts["ttl"].items)
+    assert any("nb-stuck" in item and "Pending" in item for item in alerts["stuck"].items)
+    assert any("num_round must be set" in item for item in alerts["failed"].items)
+    assert [i for i in alerts["region"].items if "ap-northeast-1" in i]
+    assert alerts["budget"].level == "warn" and "$9.00 of $10.00" in alerts["budget"].items[0]
+
+
+def test_a_quiet_cohort_has_no_alerts(instructor_client, cohort, learner, lab_settings):
+    make_resource(learner, lab_settings, expires_at=timezone.now() + timedelta(hours=1))
+    response = _page(instructor_client, cohort)
+    assert response.context["dashboard"].alerts == []
+    assert "No alerts" in response.content.decode()
+
+
+def test_live_partial_answers_304_until_something_changes(
+    instructor_client, cohort, learner, lab_settings
+):
+    notebook = make_resource(learner, lab_settings)
+    fingerprint = _page(instructor_client, cohort).context["fingerprint"]
+
+    unchanged = instructor_client.get(f"/dashboard/{cohort.pk}/live/?fp={fingerprint}", **HTMX)
+    assert unchanged.status_code == 304
+
+    CloudResource.objects.filter(pk=notebook.pk).update(state="stopping")
+    CloudResource.objects.filter(pk=notebook.pk).update(updated_at=timezone.now())
+    changed = instructor_client.get(f"/dashboard/{cohort.pk}/live/?fp={fingerprint}", **HTMX)
+    assert changed.status_code == 200
+    assert changed.context["fingerprint"] != fingerprint
+    assert 'id="dash-live"' in changed.content.decode()
+    assert 'hx-swap-oob="true"' in changed.content.decode()
+    again = instructor_client.get(
+        f"/dashboard/{cohort.pk}/live/", HTTP_IF_NONE_MATCH=changed["ETag"]
+    )
+    assert again.status_code == 304
+
+
+def test_a_completed_lesson_changes_the_fingerprint(instructor_client, cohort, learner):
+    fingerprint = _page(instructor_client, cohort).context["fingerprint"]
+    LessonCompletion.objects.create(user=learner, lesson=Lesson.objects.first())
+    assert (
+        instructor_client.get(f"/dashboard/{cohort.pk}/live/?fp={fingerprint}").status_code == 200
+    )
+
+
+def test_filters_narrow_resources_and_learners(
+    instructor_client, cohort, learner, other_learner, lab_settings
+):
+    make_resource(learner, lab_settings, cloud_name="nb-east", region="us-east-1")
+    make_resource(other_learner, lab_settings, cloud_name="nb-west", region="eu-west-1")
+    make_resource(learner, lab_settings, cloud_name="nb-stopped", state="stopped")
+
+    by_region = _page(instructor_client, cohort, "?region=eu-west-1").context["dashboard"]
+    assert [row.username for row in by_region.learners] == ["other-learner"]
+    assert [r.cloud_name for r in by_region.resources] == ["nb-west"]
+
+    stopped = _page(instructor_client, cohort, "?state=stopped").context["dashboard"]
+    assert [r.cloud_name for r in stopped.resources] == ["nb-stopped"]
+
+    by_lab = _page(instructor_client, cohort, "?lab=training").context["dashboard"]
+    assert by_lab.learners == [] and by_lab.resources == []
+
+    nonsense = _page(instructor_client, cohort, "?region=mars-1&state=<x>").context["filters"]
+    assert nonsense.is_default
+
+
+def test_filter_form_with_htmx_gets_only_the_live_region(instructor_client, cohort, lab_settings):
+    response = instructor_client.get(f"/dashboard/{cohort.pk}/?region=us-east-1", **HTMX)
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="dash-live"') and "<html" not in html
+
+
+def test_csv_exports_hold_progress_and_resources(instructor_client, cohort, learner, lab_settings):
+    LessonCompletion.objects.create(user=learner, lesson=Lesson.objects.get(slug="why-the-cloud"))
+    make_resource(learner, lab_settings, cloud_name="nb-csv", hourly_usd=Decimal("0.05"))
+
+    progress = instructor_client.get(f"/dashboard/{cohort.pk}/export/progress.csv")
+    assert progress["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(progress.content.decode())))
+    assert rows[0]["learner"] == "learner" and rows[0]["why-the-cloud"] == "done"
+    assert rows[0]["done"] == "1" and rows[0]["lessons"] == "14"
+
+    resources = instructor_client.get(f"/dashboard/{cohort.pk}/export/resources.csv")
+    rows = list(csv.DictReader(io.StringIO(resources.content.decode())))
+    assert [(r["learner"], r["name"], r["state"]) for r in rows] == [
+        ("learner", "nb-csv", "ready")
+    ]
+
+
+def test_page_query_count_is_the_same_for_10_and_500_learners(
+    instructor_client, cohort, lab_settings
+):
+    populate_cohort(lab_settings, learners=10)
+    url = f"/dashboard/{cohort.pk}/"
+    instructor_client.get(url)  # Warm the session and content types.
+    with CaptureQueriesContext(connection) as ten:
+        assert len(instructor_client.get(url).context["dashboard"].learners) == 10
+
+    populate_cohort(lab_settings, learners=490, start=10)
+    with CaptureQueriesContext(connection) as five_hundred:
+        response = instructor_client.get(url)
+    assert len(response.context["dashboard"].learners) == 500
+    assert len(five_hundred) == len(ten), [q["sql"][:120] for q in five_hundred.captured_queries]
+    assert len(ten) <= 12
+
+    live = f"/dashboard/{cohort.pk}/live/?fp={response.context['fingerprint']}"
+    with CaptureQueriesContext(connection) as poll:
+        assert instructor_client.get(live).status_code == 304
+    assert len(poll) <= 4
+
+
+# --- Actions ---------------------------------------------------------------------------
+
+
+def test_stop_all_notebooks_without_javascript_asks_first_then_stops_and_records(
+    instructor_client,
+    cohort,
+    learner,
+    other_learner,
+    lab_settings,
+    django_capture_on_commit_callbacks,
+):
+    mine = make_resource(learner, lab_settings)
+    theirs = make_resource(other_learner, lab_settings)
+    bucket = make_resource(learner, lab_settings, kind="bucket", lab="storage", cloud_name="b")
+    url = f"/dashboard/{cohort.pk}/actions/stop-notebooks/"
+
+    question = instructor_client.post(url)
+    assert question.status_code == 200 and "Are you sure?" in question.content.decode()
+    assert CloudResource.objects.get(pk=mine.pk).state == "ready"
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        done = instructor_client.post(url, {"confirm": "yes"})
+    assert done.status_code == 302
+    assert len(callbacks) == 2  # one stop task per notebook, enqueued after commit
+    for notebook in (mine, theirs):
+        notebook.refresh_from_db()
+        assert notebook.state == "stopping"
+        messages = list(notebook.events.values_list("message", flat=True))
+        assert any("stopped every notebook of the cohort" in m for m in messages)
+    assert CloudResource.objects.get(pk=bucket.pk).state == "ready"
+    operation = CohortOperation.objects.get()
+    assert operation.kind == "stop_notebooks" and operation.resources_touched == 2
+
+
+def test_teardown_with_htmx_asks_for_every_resource_to_be_deleted_and_starts_a_check(
+    instructor_client,
+    cohort,
+    learner,
+    other_learner,
+    lab_settings,
+    django_capture_on_commit_callbacks,
+):
+    resources = [
+        make_resource(learner, lab_settings, region="eu-west-1"),
+        make_resource(other_learner, lab_settings, kind="bucket", lab="storage", cloud_name="b"),
+        make_resource(other_learner, lab_settings, cloud_name="out", region="ap-east-1"),
+    ]
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = instructor_client.post(f"/dashboard/{cohort.pk}/actions/teardown/", **HTMX)
+    assert response.status_code == 200
+    assert response["HX-Trigger"] == "dashboard-changed"
+    assert len(callbacks) == 4  # three deletions and the teardown check
+    for resource in resources:
+        resource.refresh_from_db()
+        assert resource.state == "deleting"
+        assert resource.events.filter(message__contains="tearing down the whole cohort").exists()
+    operation = CohortOperation.objects.get()
+    assert operation.state == "running" and "ap-east-1" in operation.regions
+    assert set(lab_settings.allowed_regions) <= set(operation.regions)
+
+
+def test_teardown_of_one_learner_leaves_the_others_alone(
+    instructor_client, cohort, learner, other_learner, lab_settings
+):
+    mine = make_resource(learner, lab_settings)
+    theirs = make_resource(other_learner, lab_settings)
+    response = instructor_client.post(
+        f"/dashboard/{cohort.pk}/learners/{learner.pk}/teardown/", {"confirm": "yes"}
+    )
+    assert response.status_code == 302
+    assert CloudResource.objects.get(pk=mine.pk).state == "deleting"
+    assert CloudResource.objects.get(pk=theirs.pk).state == "ready"
+    assert CohortOperation.objects.get().learner == learner
+
+
+def test_extend_gives_the_learner_more_time_and_says_so_in_the_timeline(
+    instructor_client, cohort, learner, other_learner, lab_settings
+):
+    expires = timezone.now() + timedelta(minutes=10)
+    mine = make_resource(learner, lab_settings, expires_at=expires)
+    theirs = make_resource(other_learner, lab_settings, expires_at=expires)
+    url = f"/dashboard/{cohort.pk}/learners/{learner.pk}/extend/"
+
+    response = instructor_client.post(url, {"minutes": "60"}, **HTMX)
+    assert response.status_code == 200
+    mine.refresh_from_db()
+    assert mine.expires_at >= expires + timedelta(minutes=59)
+    assert mine.events.filter(message="Time extended by 60 minutes.").exists()
+    assert CloudResource.objects.get(pk=theirs.pk).expires_at == expires
+
+    refused = instructor_client.post(url, {"minutes": "100000"}, **HTMX)
+    assert refused.status_code == 422
+    assert "Choose how many minutes" in refused.content.decode()
+
+
+def test_sweep_request_enqueues_a_task_and_shows_it_is_waiting(
+    instructor_client, cohort, lab_settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = instructor_client.post(f"/dashboard/{cohort.pk}/actions/sweep/", **HTMX)
+    assert len(callbacks) == 1
+    operation = CohortOperation.objects.get()
+    assert operation.kind == "sweep" and operation.state == "pending"
+    assert f"/dashboard/{cohort.pk}/operations/{operation.pk}/" in response.content.decode()
+
+
+def test_deleting_found_resources_is_refused_when_nothing_was_found(
+    instructor_client, cohort, instructor, lab_settings
+):
+    sweep = CohortOperation.objects.create(cohort=cohort, kind="sweep", state="done", found=[])
+    response = instructor_client.post(
+        f"/dashboard/{cohort.pk}/operations/{sweep.pk}/delete-found/", **HTMX
+    )
+    assert response.status_code == 422
+    assert CohortOperation.objects.count() == 1
+
+
+def test_operation_status_stops_polling_once_done(instructor_client, cohort, instructor):
+    operation = CohortOperation.objects.create(
+        cohort=cohort, kind="sweep", state="done", summary="Listed 5 regions: all known."
+    )
+    response = instructor_client.get(f"/dashboard/{cohort.pk}/operations/{operation.pk}/", **HTMX)
+    assert response.status_code == 286 and "all known" in response.content.decode()
+
+
+# --- Settings --------------------------------------------------------------------------
+
+
+def _settings_data(lab_settings, **changes):
+    data = {
+        "account": lab_settings.account_id,
+        "allowed_regions": ["us-east-1", "eu-west-1"],
+        "allowed_instance_types": ["ml.t3.medium", "ml.m5.large"],
+        "notebook_instance_type": "ml.t3.medium",
+        "training_instance_type": "ml.m5.large",
+        "transform_instance_type": "ml.m5.large",
+        "max_active_per_learner": "3",
+        "lab_ttl_minutes": "120",
+        "budget_usd": "75.50",
+    }
+    data.update(changes)
+    return data
+
+
+def test_settings_save_and_record_what_changed(instructor_client, cohort, lab_settings):
+    response = instructor_client.post(
+        f"/dashboard/{cohort.pk}/settings/", _settings_data(lab_settings)
+    )
+    assert response.status_code == 302
+    lab_settings.refresh_from_db()
+    assert lab_settings.allowed_regions == ["us-east-1", "eu-west-1"]
+    assert lab_settings.budget_usd == Decimal("75.50") and lab_settings.lab_ttl_minutes == 120
+    operation = CohortOperation.objects.get(kind="settings")
+    assert "budget" in operation.summary and "allowed regions" in operation.summary
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"allowed_regions": ["us-east-1", "mars-north-1"]}, "mars-north-1 is not an AWS region"),
+        ({"allowed_regions": []}, "Allow at least one region"),
+        ({"allowed_instance_types": ["ml.t3.medium", "ml.x99.huge"]}, "ml.x99.huge is not"),
+        (
+            {"allowed_instance_types": ["ml.t3.medium", "ml.m5.large", "ml.g5.xlarge"]},
+            "ml.g5.xlarge is a GPU type",
+        ),
+        ({"training_instance_type": "ml.c5.xlarge"}, "not among the allowed instance types"),
+        ({"training_instance_type": "ml.t3.medium"}, "for notebooks only"),
+        ({"max_active_per_learner": "0"}, "at least 1 running resource"),
+        ({"max_active_per_learner": "500"}, "at most 20"),
+        ({"lab_ttl_minutes": "5"}, "at least 15 minutes"),
+        ({"budget_usd": "-1"}, "cannot be negative"),
+        ({"budget_usd": "lots"}, "Enter an amount in dollars"),
+        ({"account": "999999"}, "Choose one of the cloud accounts"),
+    ],
+)
+def test_settings_refuse_bad_values_with_a_clear_sentence(
+    instructor_client, cohort, lab_settings, changes, message
+):
+    response = instructor_client.post(
+        f"/dashboard/{cohort.pk}/settings/", _settings_data(lab_settings, **changes)
+    )
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    lab_settings.refresh_from_db()
+    assert lab_settings.budget_usd == Decimal("50.00")
+
+
+def test_gpu_types_are_accepted_once_opted_in(instructor_client, cohort, lab_settings):
+    data = _settings_data(
+        lab_settings,
+        allowed_instance_types=["ml.t3.medium", "ml.m5.large", "ml.g5.xlarge"],
+        gpu_allowed="on",
+    )
+    assert instructor_client.post(f"/dashboard/{cohort.pk}/settings/", data).status_code == 302
+    lab_settings.refresh_from_db()
+    assert lab_settings.gpu_allowed and "ml.g5.xlarge" in lab_settings.allowed_instance_types
+
+
+def test_settings_page_never_shows_an_accounts_external_id_or_role(
+    instructor_client, cohort, lab_settings
+):
+    CloudAccount.objects.create(
+        name="AWS training account",
+        kind="assume_role",
+        role_arn="arn:aws:iam::111122223333:role/PortalLabs",
+        external_id="s3cr3t-external-id-value",
+    )
+    lab_settings.account.external_id = "another-secret-id"
+    lab_settings.account.save()
+    html = instructor_client.get(f"/dashboard/{cohort.pk}/settings/").content.decode()
+    assert "AWS training account" in html
+    for secret in ("s3cr3t-external-id-value", "another-secret-id", "111122223333"):
+        assert secret not in html
+    page = instructor_client.get(f"/dashboard/{cohort.pk}/").content.decode()
+    assert "another-secret-id" not in page
