@@ -51,7 +51,8 @@ class Server:
 
     @property
     def root(self) -> Path:
-        return self.directory / "home"
+        # As on a SageMaker notebook instance: home is above the SageMaker folder Jupyter shows.
+        return self.directory / "SageMaker"
 
     @property
     def url(self) -> str:
@@ -132,7 +133,7 @@ class NotebookManager:
                 "JUPYTER_CONFIG_DIR": str(config / "jupyter"),
                 "JUPYTER_DATA_DIR": str(config / "jupyter-data"),
                 "JUPYTER_RUNTIME_DIR": str(config / "runtime"),
-                "HOME": str(server.root),
+                "HOME": str(server.directory),
             }
         )
         server.port = free_port()
