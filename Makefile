@@ -8,7 +8,7 @@ setup:
 	@PYTHON=$(PYTHON) VENV=$(VENV) sh scripts/setup.sh
 
 run: setup
-	@$(VENV)/bin/python manage.py runportal
+	@DEBUG=$${DEBUG:-true} $(VENV)/bin/python manage.py runportal
 
 test: setup
 	@VENV=$(VENV) sh scripts/test.sh
@@ -18,3 +18,6 @@ lint: setup
 
 bench: setup
 	@$(VENV)/bin/python bench/pages.py
+	@$(VENV)/bin/python bench/launch_storm.py
+	@$(VENV)/bin/python bench/localcloud.py
+	@$(VENV)/bin/python bench/dashboard.py

@@ -139,11 +139,16 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # transport under EMBEDDED_DIR. Both need a real worker process; eager mode is never
 # used, so no cloud call can run inside a web request.
 CELERY_BROKER_URL = env_url(
-    "CELERY_BROKER_URL", REDIS_URL or "filesystem://", schemes=("redis", "rediss", "filesystem")
+    "CELERY_BROKER_URL",
+    REDIS_URL or "filesystem://",
+    schemes=("redis", "rediss", "filesystem", "sqla+sqlite", "sqla+postgresql"),
 )
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)
-CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
+# Redis redelivers an unacknowledged task after this; it must exceed the longest task.
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = (
+    {"visibility_timeout": 3600} if CELERY_BROKER_URL.startswith("redis") else {}
+)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = EMBEDDED_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {

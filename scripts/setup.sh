@@ -5,6 +5,14 @@ set -eu
 PYTHON="${PYTHON:-python3.11}"
 VENV="${VENV:-.venv}"
 
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+    PYTHON=python3
+fi
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "setup: Python 3.11 or newer is needed ($PYTHON is $("$PYTHON" --version 2>&1))." >&2
+    exit 1
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
     echo "setup: creating virtual environment in $VENV"
     "$PYTHON" -m venv "$VENV"
