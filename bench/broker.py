@@ -9,11 +9,9 @@ The SQLAlchemy transport is measured only when SQLAlchemy is installed
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,10 +54,15 @@ times.sort()
 print(f"{{statistics.median(times)*1000:.1f}} {{times[int(len(times)*0.99)-1]*1000:.1f}}")
 """
         try:
+            client_env = {**env, "DJANGO_SETTINGS_MODULE": "portal.settings"}
             out = subprocess.run(
-                [sys.executable, "-c", code], cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "portal.settings"},
-                capture_output=True, text=True, timeout=300,
-            )  # fmt: skip
+                [sys.executable, "-c", code],
+                cwd=ROOT,
+                env=client_env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
         finally:
             worker.terminate()
             worker.wait(timeout=30)
