@@ -6,20 +6,23 @@ Drivers read rows and call the cloud; they never write the database (services do
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
-from labs.cloud import images, sagemaker, storage
+from labs.cloud import images, notebook_files, sagemaker, storage
 from labs.cloud.connection import client
-from labs.cloud.errors import PermanentCloudError
+from labs.cloud.errors import CloudError, PermanentCloudError
 from labs.models import CloudResource
 from labs.services.observation import Observation
 
+logger = logging.getLogger(__name__)
 State = CloudResource.State
 Kind = CloudResource.Kind
 
 DATA_PREFIX = "data/"
 MAX_RUNTIME_SECONDS = 3600
 LOG_LINES = 20
+STARTER_NOTEBOOK = "lab-starter.ipynb"
 
 
 def _now() -> datetime:
@@ -168,6 +171,10 @@ class NotebookDriver(Driver):
         sm = client(connection, "sagemaker", region)
         return {s.name: s for s in sagemaker.notebook_list(sm, last_modified_after=since)}
 
+    def wants_detail(self, resource):
+        # A ready notebook still waiting for its starter notebook gets another look.
+        return resource.state == State.READY and not resource.details.get("starter_notebook")
+
     def describe(self, resource):
         notebook = sagemaker.notebook_describe(
             _client(resource, "sagemaker"), name=resource.cloud_name
@@ -198,6 +205,8 @@ class NotebookDriver(Driver):
         return seen
 
     def followup(self, resource):
+        if resource.state == State.READY and not resource.details.get("starter_notebook"):
+            return self._put_starter_notebook(resource)
         # Deleting a running notebook is two steps on AWS: stop, then delete.
         if resource.state == State.DELETING and resource.cloud_status in ("Stopped", "Failed"):
             sagemaker.notebook_delete(_client(resource, "sagemaker"), name=resource.cloud_name)
@@ -207,6 +216,33 @@ class NotebookDriver(Driver):
                 message="Stopped; now deleting the instance and its files.",
             )
         return None
+
+    def _put_starter_notebook(self, resource) -> Observation:
+        from labs.starter_notebook import starter_notebook
+
+        bucket = (
+            CloudResource.objects.filter(
+                owner_id=resource.owner_id, cohort_id=resource.cohort_id, kind=Kind.BUCKET,
+                region=resource.region, state=State.READY,
+            )
+            .values_list("cloud_name", flat=True)
+            .first()
+        )  # fmt: skip
+        content = starter_notebook(bucket=bucket or "", region=resource.region)
+        try:
+            url = sagemaker.notebook_presigned_url(
+                _client(resource, "sagemaker"), name=resource.cloud_name
+            )
+            notebook_files.notebook_put_file(url, path=STARTER_NOTEBOOK, content=content)
+        except CloudError as error:
+            # Not worth failing the notebook over: the next refresh tries again.
+            logger.warning("starter notebook for %s not placed: %s", resource.cloud_name, error)
+            return None
+        return Observation(
+            state=resource.state, cloud_status=resource.cloud_status,
+            details={"starter_notebook": STARTER_NOTEBOOK},
+            message=f"Put {STARTER_NOTEBOOK} in your JupyterLab: open it to start.",
+        )  # fmt: skip
 
     def stop(self, resource):
         sagemaker.notebook_stop(_client(resource, "sagemaker"), name=resource.cloud_name)

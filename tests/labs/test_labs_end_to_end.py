@@ -1,6 +1,7 @@
 """Each lab from click to "Check my progress" passing, through Redis, a real worker
 process, a real beat process and a real localcloud process."""
 
+import json
 import urllib.request
 
 import pytest
@@ -94,6 +95,12 @@ def test_notebook_lab_open_stop_start_delete(stack, learner_client):
     assert notebook.cloud_status == "InService"
     assert _check(learner_client, "notebook").state == "passed"
 
+    # The starter notebook is put into JupyterLab once it is InService.
+    wait_for(
+        lambda: CloudResource.objects.get(pk=notebook.pk).details.get("starter_notebook"),
+        what="the starter notebook",
+    )
+
     # Open JupyterLab: the link is made by a worker and really opens the server.
     learner_client.post(f"/labs/resources/{notebook.pk}/open/")
     url = wait_for(
@@ -102,6 +109,12 @@ def test_notebook_lab_open_stop_start_delete(stack, learner_client):
     )
     with urllib.request.urlopen(url, timeout=10) as answer:
         assert answer.status == 200
+    base, _, query = url.partition("/lab?")
+    with urllib.request.urlopen(
+        f"{base}/api/contents/lab-starter.ipynb?{query}", timeout=10
+    ) as answer:
+        cells = json.load(answer)["content"]["cells"]
+    assert any("list_buckets" in "".join(cell["source"]) for cell in cells)
 
     learner_client.post(f"/labs/resources/{notebook.pk}/stop/")
     stopped = wait_for_state(notebook.pk, "stopped", timeout=60)
