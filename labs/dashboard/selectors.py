@@ -17,7 +17,18 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import (
+    Aggregate,
+    Count,
+    Exists,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    TextField,
+    Value,
+)
 from django.http import Http404
 from django.utils import timezone
 
@@ -63,6 +74,33 @@ STATE_FILTERS = [
     ("current", "Everything not deleted"),
     *[(value, label) for value, label in State.choices if value != State.DELETED],
 ]
+
+
+class CommaList(Aggregate):
+    """The group's values joined by commas: one row per learner instead of one per
+    (learner, lesson), which is most of the rows the page would otherwise fetch.
+    PostgreSQL's STRING_AGG; SQLite's GROUP_CONCAT (the embedded default)."""
+
+    function = "STRING_AGG"
+    template = "%(function)s(CAST(%(expressions)s AS TEXT), ',')"
+    output_field = TextField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler,
+            connection,
+            function="GROUP_CONCAT",
+            template="%(function)s(%(expressions)s, ',')",
+            **extra_context,
+        )
+
+
+def _ids(text: str | None) -> set[int]:
+    return set(map(int, text.split(","))) if text else set()
+
+
+def _words(text: str | None) -> set[str]:
+    return set(text.split(",")) if text else set()
 
 
 # --- Access ----------------------------------------------------------------------------
@@ -434,6 +472,10 @@ def _lessons() -> list[dict]:
     return lessons
 
 
+def _who(r: ResourceRow) -> str:
+    return f"{r.owner_name}: {r.kind_label.lower()} {r.cloud_name} ({r.region})"
+
+
 def _alerts(
     lab_settings: LabSettings, resources: list[ResourceRow], totals: Totals, now: datetime
 ) -> list[Alert]:
@@ -452,20 +494,22 @@ def _alerts(
         "bad",
         "Resources in regions outside the cohort's allowlist",
     )
+    live_states = set(CloudResource.LIVE_STATES)
     for r in resources:
-        who = f"{r.owner_name}: {r.kind_label.lower()} {r.cloud_name} ({r.region})"
-        if r.state in CloudResource.LIVE_STATES:
-            due = r.expires_at or (r.created_at + ttl)
-            if due < now:
-                over_ttl.items.append(f"{who}, {ttl_text(now - r.created_at)} old")
-        in_transition = r.kind == Kind.NOTEBOOK and r.state in TRANSITIONAL_NOTEBOOK_STATES
-        if in_transition and now - r.updated_at > stuck_after:
+        state = r.state
+        if state in live_states and (r.expires_at or (r.created_at + ttl)) < now:
+            over_ttl.items.append(f"{_who(r)}, {ttl_text(now - r.created_at)} old")
+        if (
+            r.kind == Kind.NOTEBOOK
+            and state in TRANSITIONAL_NOTEBOOK_STATES
+            and now - r.updated_at > stuck_after
+        ):
             status = r.cloud_status or r.state_label
-            stuck.items.append(f"{who}, {status} for {ttl_text(now - r.updated_at)}")
-        if r.kind in JOB_KINDS and r.state == State.FAILED:
-            failed.items.append(f"{who}: {r.failure_reason or 'no reason given'}")
-        if r.state != State.DELETED and r.region not in allowed:
-            region.items.append(who)
+            stuck.items.append(f"{_who(r)}, {status} for {ttl_text(now - r.updated_at)}")
+        if state == State.FAILED and r.kind in JOB_KINDS:
+            failed.items.append(f"{_who(r)}: {r.failure_reason or 'no reason given'}")
+        if r.region not in allowed and state != State.DELETED:
+            region.items.append(_who(r))
     alerts = [a for a in (over_ttl, stuck, failed, region) if a.items]
     if totals.budget_usd and totals.spend_usd >= totals.budget_usd * BUDGET_ALERT_SHARE:
         share = int(BUDGET_ALERT_SHARE * 100)
@@ -501,6 +545,13 @@ def duration_text(seconds: float) -> str:
     return f"{days} d {hours} h"
 
 
+def _latest(into: dict, rows) -> None:
+    """Keep, per key, the latest time of ``(key, time)`` rows."""
+    for key, at in rows:
+        if at is not None and (key not in into or at > into[key]):
+            into[key] = at
+
+
 def dashboard_build(
     *, cohort: Cohort, lab_settings: LabSettings, filters: Filters, now: datetime | None = None
 ) -> Dashboard:
@@ -509,32 +560,36 @@ def dashboard_build(
     learner_ids = _learner_ids(cohort)
     learners = _learners(cohort)
     lessons = _lessons()
-
-    completed: set[tuple[int, int]] = set()
     last_seen: dict[int, datetime] = {}
+    empty: frozenset = frozenset()
 
-    def seen(user_id: int, at: datetime | None) -> None:
-        if at is not None and (user_id not in last_seen or at > last_seen[user_id]):
-            last_seen[user_id] = at
-
-    for user_id, lesson_id, at in LessonCompletion.objects.filter(
-        user_id__in=learner_ids
-    ).values_list("user_id", "lesson_id", "completed_at"):
-        completed.add((user_id, lesson_id))
-        seen(user_id, at)
-
-    ticked: set[tuple[int, int]] = set()
-    for user_id, lesson_id, at in (
-        ObjectiveTick.objects.filter(user_id__in=learner_ids)
-        .values_list("user_id", "lesson_id")
-        .annotate(last=Max("ticked_at"))
+    completed: dict[int, set[int]] = {}
+    completion_times = []
+    for user_id, lesson_ids, at in (
+        LessonCompletion.objects.filter(user_id__in=learner_ids)
+        .values_list("user_id")
+        .annotate(lessons=CommaList("lesson_id"), last=Max("completed_at"))
         .order_by()
     ):
-        ticked.add((user_id, lesson_id))
-        seen(user_id, at)
+        completed[user_id] = _ids(lesson_ids)
+        completion_times.append((user_id, at))
+    _latest(last_seen, completion_times)
+
+    ticked: dict[int, set[int]] = {}
+    tick_times = []
+    for user_id, lesson_ids, at in (
+        ObjectiveTick.objects.filter(user_id__in=learner_ids)
+        .values_list("user_id")
+        .annotate(lessons=CommaList("lesson_id"), last=Max("ticked_at"))
+        .order_by()
+    ):
+        ticked[user_id] = _ids(lesson_ids)
+        tick_times.append((user_id, at))
+    _latest(last_seen, tick_times)
 
     # The latest check per (learner, lab) decides: a "not yet" there means stuck.
     latest_check: dict[tuple[int, str], tuple[datetime, str]] = {}
+    check_times = []
     for user_id, lab, state, at in (
         LabCheck.objects.filter(cohort=cohort)
         .values_list("user_id", "lab", "state")
@@ -544,39 +599,46 @@ def dashboard_build(
         key = (user_id, lab)
         if key not in latest_check or at > latest_check[key][0]:
             latest_check[key] = (at, state)
-        seen(user_id, at)
+        check_times.append((user_id, at))
+    _latest(last_seen, check_times)
 
     touched_lab: set[tuple[int, str]] = set()
     failed_lab: set[tuple[int, str]] = set()
     spend: dict[int, Decimal] = defaultdict(Decimal)
     settled_total = Decimal("0")
-    for owner_id, lab, failed, at, settled in (
+    resource_times = []
+    for owner_id, labs, failed_labs, at, settled in (
         CloudResource.objects.filter(cohort=cohort)
-        .values_list("owner_id", "lab")
+        .values_list("owner_id")
         .annotate(
-            failed=Count("id", filter=Q(state=State.FAILED)),
+            labs=CommaList("lab"),
+            failed=CommaList("lab", filter=Q(state=State.FAILED)),
             last=Max("updated_at"),
             settled=Sum("estimated_cost_usd"),
         )
         .order_by()
     ):
-        touched_lab.add((owner_id, lab))
-        if failed:
-            failed_lab.add((owner_id, lab))
-        spend[owner_id] += settled or 0
-        settled_total += settled or 0
-        seen(owner_id, at)
+        touched_lab.update((owner_id, lab) for lab in _words(labs))
+        failed_lab.update((owner_id, lab) for lab in _words(failed_labs))
+        if settled:
+            spend[owner_id] += settled
+            settled_total += settled
+        resource_times.append((owner_id, at))
+    _latest(last_seen, resource_times)
+    _latest(last_seen, [(row[0], row[4]) for row in learners])
 
     resources = resource_rows_for_cohort(cohort, now=now)
-    live_lab: set[tuple[int, str]] = set()
-    by_owner: dict[int, list[ResourceRow]] = defaultdict(list)
-    current_owners: set[int] = set()
     totals = Totals(
         learners=len(learners), lessons=len(lessons), budget_usd=lab_settings.budget_usd
     )
+    live_states = set(CloudResource.LIVE_STATES)
+    live_lab: set[tuple[int, str]] = set()
+    current_owners: set[int] = set()
+    by_owner: dict[int, list[ResourceRow]] = defaultdict(list)
+    shown: list[ResourceRow] = []
     open_total = Decimal("0")
     for r in resources:
-        if r.state in CloudResource.LIVE_STATES:
+        if r.state in live_states:
             live_lab.add((r.owner_id, r.lab))
             totals.live_resources += 1
             totals.by_region[r.region] = totals.by_region.get(r.region, 0) + 1
@@ -590,42 +652,45 @@ def dashboard_build(
             open_total += r.accrued_usd - r.settled_usd
         if filters.matches(r):
             by_owner[r.owner_id].append(r)
+            shown.append(r)
     totals.spend_usd = settled_total + open_total
 
-    rows: list[LearnerRow] = []
+    passed, not_yet = LabCheck.State.PASSED, LabCheck.State.NOT_YET
     lesson_keys = [(lesson["id"], lesson["lab"]) for lesson in lessons]
-    for user_id, username, first, last, last_login in learners:
-        seen(user_id, last_login)
+    show_all = filters.is_default
+    zero = Decimal("0")
+    rows: list[LearnerRow] = []
+    for user_id, username, first, last, _ in learners:
+        done_set = completed.get(user_id, empty)
+        tick_set = ticked.get(user_id, empty)
         cells = []
-        done = 0
+        done = stuck = 0
         for lesson_id, lab in lesson_keys:
-            if (user_id, lesson_id) in completed:
+            if lesson_id in done_set:
                 state = DONE
-            elif lab:
+            elif not lab:
+                state = IN_PROGRESS if lesson_id in tick_set else NOT_STARTED
+            else:
                 key = (user_id, lab)
                 check = latest_check.get(key)
-                if check and check[1] == LabCheck.State.PASSED:
+                check_state = check[1] if check else None
+                if check_state == passed:
                     state = DONE
-                elif (check and check[1] == LabCheck.State.NOT_YET) or (
-                    key in failed_lab and key not in live_lab
-                ):
+                elif check_state == not_yet or (key in failed_lab and key not in live_lab):
                     state = STUCK
-                elif key in touched_lab or check or (user_id, lesson_id) in ticked:
+                elif check or key in touched_lab or lesson_id in tick_set:
                     state = IN_PROGRESS
                 else:
                     state = NOT_STARTED
-            elif (user_id, lesson_id) in ticked:
-                state = IN_PROGRESS
-            else:
-                state = NOT_STARTED
-            if state == DONE:
+            if state is DONE:
                 done += 1
-            elif state == STUCK:
-                totals.stuck_cells += 1
+            elif state is STUCK:
+                stuck += 1
             cells.append(state)
         totals.done_cells += done
+        totals.stuck_cells += stuck
         mine = by_owner.get(user_id, [])
-        if not filters.is_default and not mine:
+        if not show_all and not mine:
             continue
         rows.append(
             LearnerRow(
@@ -636,7 +701,7 @@ def dashboard_build(
                 cells,
                 done,
                 mine,
-                spend.get(user_id, Decimal("0")),
+                spend.get(user_id, zero),
                 user_id in current_owners,
             )
         )
@@ -646,7 +711,7 @@ def dashboard_build(
         filters=filters,
         lessons=lessons,
         learners=rows,
-        resources=[r for r in resources if filters.matches(r)],
+        resources=shown,
         totals=totals,
         alerts=_alerts(lab_settings, resources, totals, now),
         operations=operation_list_recent(cohort),

@@ -1,10 +1,32 @@
+import uuid
+
 import pytest
 
 from curriculum.services import lesson_sync_from_directory
-from labs.models import CloudResource
+from labs.models import CloudAccount, CloudResource, LabSettings
 from labs.services.policy import lab_settings_for
 from portal.models import Cohort, Enrolment
 from tests.fixtures.users import make_user
+
+
+@pytest.fixture
+def cohort(db):
+    """A cohort of its own per test: its tag (``portal:cohort=<slug>``) tells its resources
+    apart from other tests' in the session's shared localcloud."""
+    return Cohort.objects.create(name="Spring cohort", slug=f"spring-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def cloud_lab_settings(cohort, localcloud) -> LabSettings:
+    """The cohort's labs point at the test session's real localcloud process."""
+    account = CloudAccount.objects.create(
+        name="test localcloud", kind=CloudAccount.Kind.LOCALCLOUD, endpoint_url=localcloud.url
+    )
+    lab_settings = lab_settings_for(cohort)
+    lab_settings.account = account
+    lab_settings.allowed_regions = ["us-east-1", "eu-west-1"]
+    lab_settings.save()
+    return lab_settings
 
 
 @pytest.fixture

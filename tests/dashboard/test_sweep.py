@@ -1,0 +1,143 @@
+"""The sweep and the cloud inventory against a real localcloud process (services and task
+functions called directly; the end-to-end test goes through a worker)."""
+
+import time
+
+import pytest
+
+from labs.cloud import images, inventory
+from labs.cloud import sagemaker as sm_api
+from labs.dashboard import services, tasks
+from labs.dashboard.models import CohortOperation
+from tests.dashboard.cloudlist import cohort_live_items
+from tests.dashboard.conftest import make_resource
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+
+
+def _tags(cohort, learner_id, lab="notebook"):
+    return [
+        {"Key": "portal:cohort", "Value": cohort.slug},
+        {"Key": "portal:learner", "Value": str(learner_id)},
+        {"Key": "portal:lab", "Value": lab},
+    ]
+
+
+def _notebook(localcloud, lab_settings, region, name, tags):
+    sm = localcloud.client("sagemaker", region)
+    role = sm_api.execution_role_arn(lab_settings.account.connection(), region, configured_arn="")
+    sm.create_notebook_instance(
+        NotebookInstanceName=name, InstanceType="ml.t3.medium", RoleArn=role, Tags=tags
+    )
+
+
+def _bucket(localcloud, region, name, tags):
+    s3 = localcloud.client("s3", region)
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=name)
+    else:
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+    s3.put_object(Bucket=name, Key="data/train.csv", Body=b"1,2,3\n")
+    s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tags})
+
+
+def _model(localcloud, lab_settings, region, name, tags):
+    sm = localcloud.client("sagemaker", region)
+    role = sm_api.execution_role_arn(lab_settings.account.connection(), region, configured_arn="")
+    sm.create_model(
+        ModelName=name,
+        PrimaryContainer={
+            "Image": images.xgboost_image_uri(region),
+            "ModelDataUrl": "s3://nowhere/model.tar.gz",
+        },
+        ExecutionRoleArn=role,
+        Tags=tags,
+    )
+
+
+def _run_until_done(step, operation_id, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while step(operation_id=operation_id):
+        assert time.monotonic() < deadline, "the cloud did not finish in time"
+        time.sleep(0.5)
+
+
+def test_sweep_finds_only_the_cohorts_resources_unknown_to_the_portal_and_deletes_them(
+    cloud_lab_settings, cohort, learner, instructor, other_cohort, localcloud
+):
+    # given: orphans in two regions, one resource the portal knows, another cohort's
+    slug = cohort.slug
+    _notebook(localcloud, cloud_lab_settings, "eu-west-1", f"nb-orphan-{slug}", _tags(cohort, 7))
+    _bucket(localcloud, "us-east-1", f"orphan-{slug}", _tags(cohort, 7, "storage"))
+    _model(localcloud, cloud_lab_settings, "us-east-1", f"model-orphan-{slug}", _tags(cohort, 8))
+    _bucket(localcloud, "eu-west-1", f"known-{slug}", _tags(cohort, learner.pk, "storage"))
+    make_resource(
+        learner,
+        cloud_lab_settings,
+        kind="bucket",
+        lab="storage",
+        region="eu-west-1",
+        cloud_name=f"known-{slug}",
+    )
+    _bucket(localcloud, "us-east-1", f"theirs-{slug}", _tags(other_cohort, 9, "storage"))
+
+    # when
+    sweep = services.cohort_sweep_request(cohort=cohort, actor=instructor)
+    tasks.cohort_sweep_task(sweep.pk)
+    tasks.cohort_sweep_task(sweep.pk)  # a second run (a redelivered message) is harmless
+
+    # then
+    sweep.refresh_from_db()
+    assert sweep.state == "done"
+    found = sorted((i["region"], i["kind"], i["name"]) for i in sweep.found)
+    assert found == [
+        ("eu-west-1", "notebook", f"nb-orphan-{slug}"),
+        ("us-east-1", "bucket", f"orphan-{slug}"),
+        ("us-east-1", "model", f"model-orphan-{slug}"),
+    ]
+    assert "3 resources tagged for the cohort that the portal does not know" in sweep.summary
+
+    # and deleting them removes them from the cloud, the known bucket stays
+    deletion = services.cohort_sweep_delete_request(source=sweep, actor=instructor)
+    _run_until_done(services.cohort_sweep_delete_run, deletion.pk)
+    deletion.refresh_from_db()
+    assert deletion.state == "done", deletion.summary
+    assert deletion.resources_touched == 3
+    left = cohort_live_items(localcloud, ["us-east-1", "eu-west-1"], slug)
+    assert left == [("s3", "bucket", f"known-{slug}", "Available")]
+    assert not services.cohort_sweep_delete_run(operation_id=deletion.pk)  # runs twice
+
+
+def test_inventory_lists_one_learner_only_when_asked(cloud_lab_settings, cohort, localcloud):
+    slug = cohort.slug
+    _bucket(localcloud, "eu-west-1", f"one-{slug}", _tags(cohort, 1, "storage"))
+    _bucket(localcloud, "eu-west-1", f"two-{slug}", _tags(cohort, 2, "storage"))
+    connection = cloud_lab_settings.account.connection()
+
+    everyone = inventory.tagged_items(
+        connection, ["us-east-1", "eu-west-1"], match={"portal:cohort": slug}
+    )
+    one = inventory.tagged_items(
+        connection, ["eu-west-1"], match={"portal:cohort": slug, "portal:learner": "1"}
+    )
+
+    assert sorted(i.name for i in everyone) == [f"one-{slug}", f"two-{slug}"]
+    assert [(i.name, i.region, i.live) for i in one] == [(f"one-{slug}", "eu-west-1", True)]
+    assert inventory.CloudItem.from_dict(one[0].as_dict()) == one[0]
+
+
+def test_teardown_check_with_nothing_left_reports_every_region_and_runs_twice(
+    cloud_lab_settings, cohort, instructor, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks():
+        operation = services.cohort_teardown(cohort=cohort, actor=instructor)
+
+    tasks.cohort_teardown_check_task(operation.pk)
+    tasks.cohort_teardown_check_task(operation.pk)
+
+    operation.refresh_from_db()
+    assert operation.state == "done"
+    assert operation.summary.startswith(
+        "Checked 2 regions (eu-west-1, us-east-1): nothing of the cohort is left in the cloud."
+    )
+    assert CohortOperation.objects.count() == 1
