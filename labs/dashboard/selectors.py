@@ -464,10 +464,11 @@ def _lessons() -> list[dict]:
         .values("id", "slug", "title", "module", "order", "kind", "lab")
     )
     for lesson in lessons:
+        # "2.3" is module 2, lesson 3; labs are "Lab 1" to "Lab 4", as the course says.
         lesson["short"] = (
-            f"L{lesson['module']}.{lesson['order']}"
+            f"{lesson['module']}.{lesson['order']}"
             if not lesson["lab"]
-            else Lab(lesson["lab"]).label.split(" ", 1)[0]
+            else "Lab " + Lab(lesson["lab"]).label.split(" ", 1)[0].removeprefix("L")
         )
     return lessons
 
@@ -497,8 +498,9 @@ def _alerts(
     live_states = set(CloudResource.LIVE_STATES)
     for r in resources:
         state = r.state
-        if state in live_states and (r.expires_at or (r.created_at + ttl)) < now:
-            over_ttl.items.append(f"{_who(r)}, {ttl_text(now - r.created_at)} old")
+        due = r.expires_at or (r.created_at + ttl)
+        if state in live_states and due < now:
+            over_ttl.items.append(f"{_who(r)}, {ttl_text(now - due)} past its lab time")
         if (
             r.kind == Kind.NOTEBOOK
             and state in TRANSITIONAL_NOTEBOOK_STATES
