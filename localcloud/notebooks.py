@@ -8,6 +8,7 @@ instance Failed with a FailureReason.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -34,6 +35,18 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+# No language-server scan (slow start, nothing to find) and no calls out to the internet.
+_JUPYTER_CONFIG = {
+    "ServerApp": {"jpserver_extensions": {"jupyter_lsp": False}},
+    "LabApp": {"check_for_updates_class": "jupyterlab.NeverCheckForUpdate"},
+}
+
+
+def _write_jupyter_config(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "jupyter_server_config.json").write_text(json.dumps(_JUPYTER_CONFIG))
 
 
 @dataclass
@@ -118,6 +131,13 @@ class NotebookManager:
                     server, NotebookInstanceStatus="Failed", FailureReason=str(error)[:1000]
                 )
                 return
+            now = moto_patches.describe_notebook_instance(
+                server.account, server.region, server.name
+            )
+            if now is None or now["NotebookInstanceStatus"] != "Pending":
+                # Stopped or deleted while starting: that request's thread finishes the job.
+                self._end_process(server)
+                return
             self._update(server, NotebookInstanceStatus="InService", FailureReason=None)
 
     def _launch(self, server: Server, role_arn: str) -> None:
@@ -136,6 +156,7 @@ class NotebookManager:
                 "HOME": str(server.directory),
             }
         )
+        _write_jupyter_config(config / "jupyter")
         server.port = free_port()
         server.token = secrets.token_urlsafe(24)
         command = [

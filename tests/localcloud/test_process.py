@@ -45,6 +45,7 @@ def test_restart_keeps_buckets_and_objects(tmp_path):
     cloud.start()
     try:
         # then
+        assert f"localcloud listening on {cloud.url}" in cloud.read_log()
         s3 = cloud.client("s3", "eu-west-1")
         names = {b["Name"] for b in s3.list_buckets()["Buckets"]}
         assert {bucket, empty} <= names
