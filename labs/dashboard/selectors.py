@@ -86,13 +86,12 @@ class CommaList(Aggregate):
     output_field = TextField()
 
     def as_sqlite(self, compiler, connection, **extra_context):
-        return super().as_sql(
-            compiler,
-            connection,
-            function="GROUP_CONCAT",
-            template="%(function)s(%(expressions)s, ',')",
-            **extra_context,
-        )
+        # A copy with SQLite's spelling: a FILTER clause is added to the template, so the
+        # template cannot simply be passed as an argument.
+        clone = self.copy()
+        clone.function = "GROUP_CONCAT"
+        clone.template = "%(function)s(%(expressions)s, ',')"
+        return clone.as_sql(compiler, connection, **extra_context)
 
 
 def _ids(text: str | None) -> set[int]:
