@@ -33,6 +33,7 @@ DEFAULT_ACCOUNT = "123456789012"
 
 _installed = False
 _lock = threading.RLock()
+_listeners: list[Listener] = []
 
 
 class Listener(Protocol):
@@ -88,9 +89,6 @@ def install(listener: Listener) -> None:
         _patch_notebook_instances()
         _patch_s3_bucket_names()
         _installed = True
-
-
-_listeners: list[Listener] = []
 
 
 def _notify(method: str, *args: str) -> None:

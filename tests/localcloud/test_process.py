@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import psutil
 
-from tests.fixtures.localcloud import ROLE_ARN, start_localcloud
+from tests.fixtures.localcloud import REPO_ROOT, ROLE_ARN, start_localcloud
 from tests.localcloud.support import (
     classification_data,
     make_bucket,
@@ -82,3 +85,31 @@ def test_sigterm_ends_every_jupyterlab_server_it_started(tmp_path):
         assert cloud.stop() == 0
     _gone, alive = psutil.wait_procs(children, timeout=5)
     assert alive == []
+
+
+def test_env_command_prints_what_a_learners_own_jupyter_needs(tmp_path):
+    printed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "localcloud",
+            "env",
+            "--region",
+            "eu-west-1",
+            "--port",
+            "4999",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "export AWS_ENDPOINT_URL='http://127.0.0.1:4999'" in printed
+    assert "export AWS_DEFAULT_REGION='eu-west-1'" in printed
+    config = (tmp_path / "env" / "sagemaker-config.yaml").read_text()
+    assert "TelemetryOptOut: true" in config
+    assert (
+        tmp_path / "env" / "ipython" / "profile_default" / "startup" / "00-localcloud.py"
+    ).is_file()
