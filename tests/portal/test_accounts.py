@@ -68,5 +68,22 @@ def test_csv_with_an_unknown_role_is_refused(tmp_path):
 
 
 def test_admin_lists_every_model(admin_client):
-    for path in ("portal/cohort", "portal/enrolment", "curriculum/lesson"):
-        assert admin_client.get(f"/admin/{path}/").status_code == 200
+    from django.contrib import admin
+
+    for model in admin.site._registry:
+        meta = model._meta
+        path = f"/admin/{meta.app_label}/{meta.model_name}/"
+        assert admin_client.get(path).status_code == 200, path
+    assert {"cohort", "lesson", "cloudresource", "cloudaccount", "labsettings"} <= {
+        model._meta.model_name for model in admin.site._registry
+    }
+
+
+def test_admin_never_shows_a_cloud_accounts_external_id(admin_client):
+    from labs.models import CloudAccount
+
+    account = CloudAccount.objects.create(
+        name="aws", kind="assume_role", role_arn="arn:aws:iam::1:role/x", external_id="s3cr3t-xid"
+    )
+    page = admin_client.get(f"/admin/labs/cloudaccount/{account.pk}/change/").content.decode()
+    assert "s3cr3t-xid" not in page
