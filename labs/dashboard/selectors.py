@@ -281,7 +281,6 @@ class ResourceRow:
     instance_type: str
     state: str
     cloud_status: str
-    secondary_status: str
     hourly_usd: Decimal
     accrued_usd: Decimal
     created_at: datetime
@@ -379,7 +378,6 @@ RESOURCE_FIELDS = (
     "instance_type",
     "state",
     "cloud_status",
-    "secondary_status",
     "hourly_usd",
     "estimated_cost_usd",
     "billing_started_at",
@@ -390,14 +388,23 @@ RESOURCE_FIELDS = (
 )
 
 
-def resource_rows_for_cohort(cohort: Cohort, *, now: datetime) -> list[ResourceRow]:
-    """Resources that still exist (or still bill), oldest first; one query."""
-    rows = (
+def resource_rows_for_cohort(
+    cohort: Cohort, *, now: datetime, usernames: dict[int, str] | None = None
+) -> list[ResourceRow]:
+    """Resources that still exist (or still bill), oldest first; one query (joined to the
+    owners' usernames unless ``usernames`` already maps owner ids to them)."""
+    resources = (
         CloudResource.objects.filter(cohort=cohort)
         .filter(~Q(state=State.DELETED) | Q(billing_started_at__isnull=False))
         .order_by("created_at", "id")
-        .values_list(*RESOURCE_FIELDS, "owner__username")
     )
+    if usernames is None:
+        rows = resources.values_list(*RESOURCE_FIELDS, "owner__username")
+    else:
+        rows = (
+            (*row, usernames.get(row[1]) or f"user {row[1]}")
+            for row in resources.values_list(*RESOURCE_FIELDS)
+        )
     built = []
     for (
         pk,
@@ -409,7 +416,6 @@ def resource_rows_for_cohort(cohort: Cohort, *, now: datetime) -> list[ResourceR
         instance_type,
         state,
         status,
-        secondary,
         hourly,
         settled,
         started,
@@ -430,7 +436,6 @@ def resource_rows_for_cohort(cohort: Cohort, *, now: datetime) -> list[ResourceR
                 instance_type,
                 state,
                 status,
-                secondary,
                 hourly,
                 _accrued(hourly, settled, started, now),
                 created,
@@ -628,7 +633,9 @@ def dashboard_build(
     _latest(last_seen, resource_times)
     _latest(last_seen, [(row[0], row[4]) for row in learners])
 
-    resources = resource_rows_for_cohort(cohort, now=now)
+    resources = resource_rows_for_cohort(
+        cohort, now=now, usernames={row[0]: row[1] for row in learners}
+    )
     totals = Totals(
         learners=len(learners), lessons=len(lessons), budget_usd=lab_settings.budget_usd
     )
