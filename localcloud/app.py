@@ -12,6 +12,7 @@ from localcloud import moto_patches
 from localcloud.agent import Agent
 from localcloud.config import Settings
 from localcloud.gateway import Gateway
+from localcloud.notebooks import end_orphans
 from localcloud.operations import SageMakerOperations
 from localcloud.persistence import S3Store
 
@@ -33,7 +34,10 @@ class LocalCloud:
     def start(self) -> None:
         data_dir = self.settings.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
-        # Notebook instances do not survive a restart; neither do their files.
+        # Notebook instances do not survive a restart; neither do their servers and files.
+        orphans = end_orphans(data_dir / "notebooks")
+        if orphans:
+            logger.info("ended %d JupyterLab server(s) left by a previous run", orphans)
         shutil.rmtree(data_dir / "notebooks", ignore_errors=True)
         moto_patches.install(self.agent)
         restored = self.store.restore()

@@ -29,6 +29,27 @@ from localcloud.config import Settings
 logger = logging.getLogger("localcloud.notebooks")
 
 START_TIMEOUT = 60.0
+PID_FILE = "jupyterlab.pid"
+
+
+def end_orphans(base: Path) -> int:
+    """End JupyterLab servers left running by a localcloud that was killed; return how many.
+
+    Only a process whose command line still names its notebook's folder is ended, so a
+    recycled pid is never hit.
+    """
+    ended = 0
+    for pid_file in base.glob(f"*/*/*/{PID_FILE}"):
+        try:
+            pid = int(pid_file.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except (OSError, ValueError):
+            continue
+        if "jupyterlab" in cmdline and str(pid_file.parent) in cmdline:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+                ended += 1
+    return ended
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -186,6 +207,7 @@ class NotebookManager:
             start_new_session=True,
         )
         log.close()
+        (server.directory / PID_FILE).write_text(str(server.process.pid))
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             code = server.process.poll()

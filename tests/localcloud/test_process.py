@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import numpy as np
 import psutil
@@ -113,3 +114,29 @@ def test_env_command_prints_what_a_learners_own_jupyter_needs(tmp_path):
     assert (
         tmp_path / "env" / "ipython" / "profile_default" / "startup" / "00-localcloud.py"
     ).is_file()
+
+
+def test_restart_after_a_kill_ends_the_orphaned_jupyterlab_servers(tmp_path):
+    cloud = start_localcloud(tmp_path / "data")
+    try:
+        sagemaker = cloud.client("sagemaker", "us-east-1")
+        sagemaker.create_notebook_instance(
+            NotebookInstanceName=unique("nb"), InstanceType="ml.t3.medium", RoleArn=ROLE_ARN
+        )
+        servers = []
+        deadline = time.monotonic() + 60
+        while not servers and time.monotonic() < deadline:
+            children = psutil.Process(cloud.pid).children(recursive=True)
+            servers = [c for c in children if "jupyterlab" in " ".join(c.cmdline())]
+            time.sleep(0.1)
+        assert servers
+        # when: localcloud dies without cleaning up, then starts again
+        cloud.process.kill()
+        cloud.process.wait()
+        assert all(server.is_running() for server in servers)
+        cloud.start()
+        # then
+        _gone, alive = psutil.wait_procs(servers, timeout=5)
+        assert alive == []
+    finally:
+        cloud.stop()
