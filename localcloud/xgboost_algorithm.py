@@ -90,10 +90,6 @@ class AlgorithmClientError(Exception):
     """Bad input or hyper-parameters: the learner can fix it. Message ready for FailureReason."""
 
 
-class StopTraining(Exception):
-    """Raised from a round callback when the job must end early."""
-
-
 @dataclass
 class Config:
     params: dict[str, Any]
@@ -341,7 +337,7 @@ def train(
     device: str,
     on_round: Callable[[int, dict[str, float]], None],
 ) -> Any:
-    """Train; on_round gets each round's metrics and may raise StopTraining."""
+    """Train; on_round gets each round's metrics and may raise to end training early."""
     import xgboost as xgb
 
     params = dict(config.params)
