@@ -12,6 +12,9 @@ from labs.models import (
 
 
 class CloudAccountForm(forms.ModelForm):
+    endpoint_url = forms.URLField(
+        required=False, assume_scheme="https", help_text="localcloud only."
+    )
     # The external ID is a shared secret: it can be set or replaced, never shown.
     external_id = forms.CharField(
         required=False,

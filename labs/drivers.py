@@ -307,8 +307,65 @@ def _metric_series(history) -> dict[str, list[list[float]]]:
     return series
 
 
-class TrainingJobDriver(Driver):
+class JobDriver(Driver):
+    """Training and transform jobs. SageMaker keeps finished jobs in its history, so
+    "delete" stops a running job (ending the bill) and then drops the row from the
+    learner's list; what the job wrote stays in their bucket until the bucket goes."""
+
+    job_label = ""
+    left_behind = ""
+
+    def _describe_job(self, sm, name: str):
+        raise NotImplementedError
+
+    def _stop_job(self, sm, name: str) -> None:
+        raise NotImplementedError
+
+    def _observe(self, resource, job) -> Observation:
+        raise NotImplementedError
+
+    def describe(self, resource):
+        job = self._describe_job(_client(resource, "sagemaker"), resource.cloud_name)
+        if job is None:
+            if resource.state == State.DELETING:
+                return Observation(state=State.DELETED)
+            return Observation(
+                state=State.FAILED,
+                failure_reason=f"The {self.job_label} no longer exists in the cloud.",
+            )
+        return self._observe(resource, job)
+
+    def stop(self, resource):
+        self._stop_job(_client(resource, "sagemaker"), resource.cloud_name)
+        return self.describe(resource) or Observation(state=State.STOPPING)
+
+    def delete(self, resource):
+        sm = _client(resource, "sagemaker")
+        job = self._describe_job(sm, resource.cloud_name)
+        if job and job.status == "InProgress":
+            self._stop_job(sm, resource.cloud_name)
+            return Observation(
+                state=State.DELETING,
+                cloud_status="Stopping",
+                message="Stopping the job before removing it.",
+            )
+        return Observation(
+            state=State.DELETED,
+            cloud_status=job.status if job else "",
+            message=f"Removed from your list; {self.left_behind} stays in your bucket.",
+        )
+
+
+class TrainingJobDriver(JobDriver):
     kind = Kind.TRAINING_JOB
+    job_label = "training job"
+    left_behind = "its model.tar.gz"
+
+    def _describe_job(self, sm, name):
+        return sagemaker.training_job_describe(sm, name=name)
+
+    def _stop_job(self, sm, name):
+        sagemaker.training_job_stop(sm, name=name)
 
     def submit(self, resource):
         bucket = resource.params["bucket"]
@@ -340,20 +397,7 @@ class TrainingJobDriver(Driver):
         # Rounds advance without a status change; follow the log while it trains.
         return resource.secondary_status == "Training"
 
-    def describe(self, resource):
-        job = sagemaker.training_job_describe(
-            _client(resource, "sagemaker"), name=resource.cloud_name
-        )
-        if job is None:
-            return Observation(
-                state=State.DELETED if resource.state == State.DELETING else State.FAILED,
-                failure_reason=""
-                if resource.state == State.DELETING
-                else "The training job no longer exists in the cloud.",
-            )
-        return self._observe(resource, job, with_logs=True)
-
-    def _observe(self, resource, job, *, with_logs: bool) -> Observation:
+    def _observe(self, resource, job, *, with_logs: bool = True) -> Observation:
         state = TRAINING_STATES.get(job.status, State.RUNNING)
         if state == State.RUNNING and job.secondary_status in WAITING_SECONDARY:
             state = State.PROVISIONING
@@ -403,29 +447,6 @@ class TrainingJobDriver(Driver):
             seen.progress_done = seen.progress_total
         return seen
 
-    def stop(self, resource):
-        sagemaker.training_job_stop(_client(resource, "sagemaker"), name=resource.cloud_name)
-        return self.describe(resource) or Observation(state=State.STOPPING)
-
-    def delete(self, resource):
-        # Training jobs stay listed in SageMaker's history; stopping ends the bill and
-        # the row leaves the learner's list. Its model stays in their bucket.
-        job = sagemaker.training_job_describe(
-            _client(resource, "sagemaker"), name=resource.cloud_name
-        )
-        if job and job.status == "InProgress":
-            sagemaker.training_job_stop(_client(resource, "sagemaker"), name=resource.cloud_name)
-            return Observation(
-                state=State.DELETING,
-                cloud_status="Stopping",
-                message="Stopping the job before removing it.",
-            )
-        return Observation(
-            state=State.DELETED,
-            cloud_status=job.status if job else "",
-            message="Removed from your list.",
-        )
-
 
 class ModelDriver(Driver):
     kind = Kind.MODEL
@@ -464,8 +485,16 @@ class ModelDriver(Driver):
 TRANSFORM_STATES = TRAINING_STATES
 
 
-class TransformJobDriver(Driver):
+class TransformJobDriver(JobDriver):
     kind = Kind.TRANSFORM_JOB
+    job_label = "transform job"
+    left_behind = "its predictions file"
+
+    def _describe_job(self, sm, name):
+        return sagemaker.transform_job_describe(sm, name=name)
+
+    def _stop_job(self, sm, name):
+        sagemaker.transform_job_stop(sm, name=name)
 
     def submit(self, resource):
         model = resource.parent
@@ -494,19 +523,6 @@ class TransformJobDriver(Driver):
     def list_summaries(self, connection, region, since):
         sm = client(connection, "sagemaker", region)
         return {s.name: s for s in sagemaker.transform_job_list(sm, last_modified_after=since)}
-
-    def describe(self, resource):
-        job = sagemaker.transform_job_describe(
-            _client(resource, "sagemaker"), name=resource.cloud_name
-        )
-        if job is None:
-            return Observation(
-                state=State.DELETED if resource.state == State.DELETING else State.FAILED,
-                failure_reason=""
-                if resource.state == State.DELETING
-                else "The transform job no longer exists in the cloud.",
-            )
-        return self._observe(resource, job)
 
     def _observe(self, resource, job) -> Observation:
         state = _keep_intent(resource, TRANSFORM_STATES.get(job.status, State.RUNNING))
@@ -551,23 +567,6 @@ class TransformJobDriver(Driver):
             "sample": sample,
             "output": storage.s3_uri(bucket, f"{prefix}test-features.csv.out"),
         }
-
-    def stop(self, resource):
-        sagemaker.transform_job_stop(_client(resource, "sagemaker"), name=resource.cloud_name)
-        return self.describe(resource) or Observation(state=State.STOPPING)
-
-    def delete(self, resource):
-        job = sagemaker.transform_job_describe(
-            _client(resource, "sagemaker"), name=resource.cloud_name
-        )
-        if job and job.status == "InProgress":
-            sagemaker.transform_job_stop(_client(resource, "sagemaker"), name=resource.cloud_name)
-            return Observation(state=State.DELETING, cloud_status="Stopping")
-        return Observation(
-            state=State.DELETED,
-            cloud_status=job.status if job else "",
-            message="Removed from your list; its predictions stay in your bucket.",
-        )
 
 
 _DRIVERS = {

@@ -85,9 +85,8 @@ def _request(resource: CloudResource, action: str, reason: str) -> bool:
     """Ask for ``action`` with a sentence saying who and why; False if not possible now."""
     if action not in drivers.for_kind(resource.kind).actions_for(resource):
         return False
-    resource = resource_transition(resource, message=reason)
     try:
-        resource_request_action(resource=resource, action=action)
+        resource_request_action(resource=resource, action=action, message=reason)
     except LaunchRefusedError:
         return False
     return True

@@ -162,10 +162,15 @@ def lab_check_run(*, check_id: int) -> LabCheck | None:
     check = LabCheck.objects.select_related("user", "cohort").filter(pk=check_id).first()
     if check is None or check.state != LabCheck.State.PENDING:
         return check
+    # Claim this attempt: of two deliveries running at once, only one does the work.
+    claimed = LabCheck.objects.filter(
+        pk=check.pk, state=LabCheck.State.PENDING, attempts=check.attempts
+    ).update(attempts=F("attempts") + 1)
+    if not claimed:
+        return check
     if check.purpose == LabCheck.Purpose.CLEANUP:
         passed, message = _verify_nothing_left(check)
         if passed is None:
-            LabCheck.objects.filter(pk=check.pk).update(attempts=F("attempts") + 1)
             if check.attempts + 1 < CLEANUP_MAX_ATTEMPTS:
                 lab_check_task.apply_async((check.pk,), countdown=CLEANUP_RECHECK_SECONDS)
                 return check
@@ -173,7 +178,7 @@ def lab_check_run(*, check_id: int) -> LabCheck | None:
     else:
         passed, message = PROGRESS_CHECKS[check.lab](check)
     state = LabCheck.State.PASSED if passed else LabCheck.State.NOT_YET
-    LabCheck.objects.filter(pk=check.pk).update(
+    LabCheck.objects.filter(pk=check.pk, state=LabCheck.State.PENDING).update(
         state=state, message=message, checked_at=timezone.now(), version=F("version") + 1
     )
     if passed and check.purpose == LabCheck.Purpose.PROGRESS:

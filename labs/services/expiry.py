@@ -43,9 +43,10 @@ def resources_expire_due(*, now=None) -> int:
             )
         else:
             message = "Lab time is up: deleting it."
-        resource = resource_transition(resource, message=message, expires_at=now + GRACE)
+        # The next step comes after the grace period, whatever happens to this one.
+        CloudResource.objects.filter(pk=resource.pk).update(expires_at=now + GRACE)
         try:
-            resource_request_action(resource=resource, action=action)
+            resource_request_action(resource=resource, action=action, message=message)
         except LaunchRefusedError:
             continue
         handled += 1

@@ -197,7 +197,9 @@ def _billing_changes(resource: CloudResource, seen: Observation) -> dict:
     return changes
 
 
-def resource_request_action(*, resource: CloudResource, action: str) -> CloudResource:
+def resource_request_action(
+    *, resource: CloudResource, action: str, message: str = ""
+) -> CloudResource:
     """Stop, start or delete, as the learner (or an instructor) asked. The cloud call
     runs in a task; the row shows the intent at once."""
     from labs.tasks import resource_action_task
@@ -213,7 +215,7 @@ def resource_request_action(*, resource: CloudResource, action: str) -> CloudRes
     ]
     with transaction.atomic():
         resource = resource_transition(
-            resource, state=intent, message=f"You asked to {action} it."
+            resource, state=intent, message=message or f"You asked to {action} it."
         )
         _enqueue(resource_action_task, resource.pk, action)
     return resource

@@ -87,3 +87,9 @@ def test_admin_never_shows_a_cloud_accounts_external_id(admin_client):
     )
     page = admin_client.get(f"/admin/labs/cloudaccount/{account.pk}/change/").content.decode()
     assert "s3cr3t-xid" not in page
+
+
+def test_only_instructors_see_the_dashboard_link(learner_client, instructor, client):
+    assert "/dashboard/" not in learner_client.get("/course/").content.decode()
+    client.force_login(instructor)
+    assert 'href="/dashboard/"' in client.get("/course/").content.decode()
