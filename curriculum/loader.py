@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from curriculum.models import Lesson
-from curriculum.rendering import render_markdown
+from curriculum.rendering import RENDERER_VERSION, render_markdown
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LAB_NAMES = {"storage", "notebook", "training", "transform"}
@@ -93,5 +93,5 @@ def parse_lesson_file(path: Path) -> LessonSource:
         objectives=[{"key": objective_key(o), "text": o.strip()} for o in objectives],
         body_html=render_markdown(body),
         source_name=path.name,
-        source_sha256=hashlib.sha256(raw).hexdigest(),
+        source_sha256=hashlib.sha256(raw + RENDERER_VERSION.encode()).hexdigest(),
     )

@@ -60,14 +60,26 @@ _ALLOWED_ATTRIBUTES = {
 _URL_SCHEMES: set[str] = set()
 
 
+# Part of every lesson's fingerprint: bump it when the output changes, so that
+# load_course re-renders lessons whose Markdown did not change.
+RENDERER_VERSION = "2"
+
+
+def _keyboard_scrollable(html: str) -> str:
+    # Wide code blocks and tables scroll sideways; tabindex lets keyboard users scroll
+    # them too. The HTML is already sanitized, so these tags are exactly as written here.
+    return html.replace("<pre>", '<pre tabindex="0">').replace("<table>", '<table tabindex="0">')
+
+
 def render_markdown(text: str) -> str:
     html = markdown.markdown(
         text, extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIGS, output_format="html"
     )
-    return nh3.clean(
+    clean = nh3.clean(
         html,
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
         url_schemes=_URL_SCHEMES,
         link_rel=None,
     )
+    return _keyboard_scrollable(clean)
