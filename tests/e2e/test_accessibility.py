@@ -22,12 +22,14 @@ def _log_in(page, base_url, username):
 
 
 def _problems(page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} — {[(n['target'], n['html'][:90]) for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v["impact"] in SERIOUS
-    ]
+    problems = []
+    for violation in Axe().run(page).response["violations"]:
+        if violation["impact"] in SERIOUS:
+            where = [(node["target"], node["html"][:90]) for node in violation["nodes"][:3]]
+            problems.append(
+                f"{violation['id']} ({violation['impact']}): {violation['help']} {where}"
+            )
+    return problems
 
 
 def test_main_pages_have_no_serious_accessibility_problems(
