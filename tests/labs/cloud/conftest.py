@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 
 from labs.cloud.connection import CloudConnection, clear_caches, client
-from tests.fixtures.localcloud import localcloud  # noqa: F401 (until registered globally)
 
 
 @pytest.fixture(scope="session")
-def connection(localcloud: Any) -> CloudConnection:  # noqa: F811
+def connection(localcloud: Any) -> CloudConnection:
     return CloudConnection(kind="localcloud", endpoint_url=localcloud.url)
 
 
