@@ -101,6 +101,15 @@ class LabPreference(models.Model):
         ]
 
 
+_LIVE_STATES = ("requested", "submitting", "provisioning", "running", "ready", "stopping")
+# A learner holds at most one resource of a kind per lab and region while it is live, or,
+# for a notebook, while it can still be started again. The database enforces it, so two
+# clicks racing each other make one resource.
+HELD = models.Q(state__in=_LIVE_STATES) | models.Q(
+    kind="notebook", state__in=("stopped", "failed")
+)
+
+
 class CloudResource(models.Model):
     """One thing a learner asked the cloud for, and what we last knew of it."""
 
@@ -135,14 +144,7 @@ class CloudResource(models.Model):
     # States the browser stops polling in (a new action starts polling again).
     RESTING_STATES = (State.READY, State.COMPLETED, State.FAILED, State.STOPPED, State.DELETED)
     # States that count against the learner's concurrent-resource limit and may bill.
-    LIVE_STATES = (
-        State.REQUESTED,
-        State.SUBMITTING,
-        State.PROVISIONING,
-        State.RUNNING,
-        State.READY,
-        State.STOPPING,
-    )
+    LIVE_STATES = _LIVE_STATES
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cloud_resources"
@@ -193,7 +195,12 @@ class CloudResource(models.Model):
             # double-clicked launch find the row the first click made.
             models.UniqueConstraint(
                 fields=["account", "region", "kind", "cloud_name"], name="one_row_per_cloud_name"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "cohort", "lab", "kind", "region"],
+                condition=HELD,
+                name="one_held_resource_per_lab_region",
+            ),
         ]
         indexes = [
             models.Index(fields=["owner", "cohort", "lab"]),

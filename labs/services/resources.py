@@ -10,7 +10,7 @@ from django.utils import timezone
 from labs import drivers
 from labs.cloud import naming
 from labs.cloud.errors import CloudError
-from labs.models import CloudResource, LabSettings
+from labs.models import HELD, CloudResource, LabSettings
 from labs.services.events import resource_transition
 from labs.services.observation import Observation
 from labs.services.policy import LaunchRefusedError, plan_launch
@@ -44,20 +44,9 @@ def resource_launch(
     from labs.tasks import resource_submit_task
 
     cohort = lab_settings.cohort
-    live = (
-        CloudResource.objects.filter(
-            owner=learner,
-            cohort=cohort,
-            lab=lab,
-            kind=kind,
-            region=region,
-            state__in=CloudResource.LIVE_STATES,
-        )
-        .order_by("-created_at")
-        .first()
-    )
-    if live:
-        return live
+    held = _held(learner, cohort, lab, kind, region)
+    if held:
+        return held
     plan = plan_launch(
         learner=learner,
         lab_settings=lab_settings,
@@ -95,17 +84,34 @@ def resource_launch(
                 f"in {plan.region}.",
             )
     except IntegrityError:
-        # A concurrent click created the same deterministic name first: use that one.
-        existing = CloudResource.objects.filter(
-            account=lab_settings.account, region=region, kind=kind, cloud_name=name
-        ).first()
-        if existing is None or existing.owner_id != learner.pk:
-            raise LaunchRefusedError(
-                f"The name {name} is already taken in {region}. Choose another name."
-            ) from None
-        return existing
+        # A concurrent click got there first (same lab and region, or the same
+        # deterministic name): use what it made.
+        held = _held(learner, cohort, lab, kind, region)
+        if held:
+            return held
+        raise LaunchRefusedError(
+            f"The name {name} is already taken in {region}. Choose another name."
+        ) from None
     _enqueue(resource_submit_task, resource.pk)
     return resource
+
+
+def _held(learner, cohort, lab: str, kind: str, region: str) -> CloudResource | None:
+    """The learner's live resource for this lab, kind and region, if any. A stopped or
+    failed notebook still counts: it is started again rather than made twice."""
+    held = (
+        CloudResource.objects.filter(
+            HELD, owner=learner, cohort=cohort, lab=lab, kind=kind, region=region
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if held and held.state not in CloudResource.LIVE_STATES:
+        raise LaunchRefusedError(
+            f"You already have the {held.get_kind_display().lower()} {held.cloud_name} "
+            f"({held.get_state_display().lower()}) in {region}. Start it again or delete it."
+        )
+    return held
 
 
 def resource_claim_for_submit(resource_id: int) -> CloudResource | None:

@@ -14,8 +14,10 @@ from django.utils import timezone
 from curriculum.models import Lesson, LessonCompletion
 from labs.dashboard.models import CohortOperation
 from labs.models import CloudAccount, CloudResource, LabCheck
+from portal.models import Enrolment
 from tests.dashboard.conftest import make_resource
 from tests.dashboard.populate import populate_cohort
+from tests.fixtures.users import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -67,11 +69,15 @@ def test_alerts_name_old_stuck_failed_and_out_of_region_resources_and_spend(
     lab_settings.budget_usd = Decimal("10.00")
     lab_settings.allowed_regions = ["us-east-1"]
     lab_settings.save()
+    # One notebook per learner and region, as the portal allows.
+    second, third = (make_user(name) for name in ("second-learner", "third-learner"))
+    for user in (second, third):
+        Enrolment.objects.create(cohort=cohort, user=user, role=Enrolment.Role.LEARNER)
     make_resource(
         learner, lab_settings, cloud_name="nb-old", expires_at=now - timedelta(minutes=5)
     )
     stuck = make_resource(
-        learner, lab_settings, cloud_name="nb-stuck", state="provisioning", cloud_status="Pending"
+        second, lab_settings, cloud_name="nb-stuck", state="provisioning", cloud_status="Pending"
     )
     CloudResource.objects.filter(pk=stuck.pk).update(updated_at=now - timedelta(minutes=40))
     make_resource(
@@ -85,7 +91,7 @@ def test_alerts_name_old_stuck_failed_and_out_of_region_resources_and_spend(
     )
     make_resource(learner, lab_settings, cloud_name="nb-tokyo", region="ap-northeast-1")
     make_resource(
-        learner,
+        third,
         lab_settings,
         cloud_name="nb-spent",
         state="stopped",
@@ -143,7 +149,9 @@ def test_filters_narrow_resources_and_learners(
 ):
     make_resource(learner, lab_settings, cloud_name="nb-east", region="us-east-1")
     make_resource(other_learner, lab_settings, cloud_name="nb-west", region="eu-west-1")
-    make_resource(learner, lab_settings, cloud_name="nb-stopped", state="stopped")
+    make_resource(
+        learner, lab_settings, cloud_name="nb-stopped", state="stopped", region="us-west-2"
+    )
 
     by_region = _page(instructor_client, cohort, "?region=eu-west-1").context["dashboard"]
     assert [row.username for row in by_region.learners] == ["other-learner"]

@@ -81,7 +81,16 @@ def test_region_choice_is_remembered_and_outside_the_allowlist_refused(
 
 def test_resources_in_other_regions_are_pointed_out(learner_client, learner, cohort, lab_settings):
     _resource(learner, cohort, lab_settings, region="eu-west-1", state="ready")
-    _resource(learner, cohort, lab_settings, region="eu-west-1", state="ready", cloud_name="b2")
+    _resource(
+        learner,
+        cohort,
+        lab_settings,
+        region="eu-west-1",
+        state="ready",
+        cloud_name="nb",
+        lab="notebook",
+        kind="notebook",
+    )
     page = learner_client.get("/labs/storage/").content.decode()
     assert "2 resources in eu-west-1" in page and "switch region to see them" in page
 

@@ -1,0 +1,80 @@
+"""Launch rules enforced below the views: by the services and the database."""
+
+import threading
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from labs.models import CloudResource
+from labs.services import labs as lab_services
+from labs.services.policy import LaunchRefusedError
+
+HYPERPARAMETERS = {"objective": "binary:logistic", "num_round": "5"}
+
+
+def _row(owner, lab_settings, **extra):
+    values = {
+        "owner": owner,
+        "cohort": lab_settings.cohort,
+        "account": lab_settings.account,
+        "lab": "training",
+        "kind": "training_job",
+        "region": "us-east-1",
+        "state": "running",
+    }
+    values.update(extra)
+    return CloudResource.objects.create(**values)
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_a_second_live_resource_for_one_lab_and_region(
+    learner, cloud_lab_settings
+):
+    _row(learner, cloud_lab_settings, cloud_name="job-1")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _row(learner, cloud_lab_settings, cloud_name="job-2")
+    # Finished ones do not count: the learner may train again.
+    _row(learner, cloud_lab_settings, cloud_name="job-3", state="completed")
+    _row(learner, cloud_lab_settings, cloud_name="job-4", region="eu-west-1")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_clicks_racing_make_one_training_job(learner, cloud_lab_settings):
+    _row(learner, cloud_lab_settings, lab="storage", kind="bucket", state="ready",
+         cloud_name="race-bucket")  # fmt: skip
+    for _ in range(5):
+        barrier = threading.Barrier(2)
+        made = []
+
+        def click():
+            barrier.wait()
+            try:
+                made.append(
+                    lab_services.lab_launch_training(
+                        learner=learner, lab_settings=cloud_lab_settings, region="us-east-1",
+                        instance_type="ml.m5.large", hyperparameters=HYPERPARAMETERS,
+                    ).pk
+                )  # fmt: skip
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=click) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(set(made)) == 1
+        assert CloudResource.objects.filter(kind="training_job").count() == 1
+        CloudResource.objects.filter(kind="training_job").update(state="completed")
+        CloudResource.objects.filter(kind="training_job").delete()
+
+
+@pytest.mark.django_db
+def test_a_stopped_notebook_is_started_again_not_made_twice(learner, cloud_lab_settings):
+    _row(learner, cloud_lab_settings, lab="notebook", kind="notebook", state="stopped",
+         cloud_name="nb-stopped", instance_type="ml.t3.medium")  # fmt: skip
+    with pytest.raises(LaunchRefusedError, match="Start it again or delete it"):
+        lab_services.lab_launch_notebook(
+            learner=learner, lab_settings=cloud_lab_settings, region="us-east-1",
+            instance_type="ml.t3.medium",
+        )  # fmt: skip
