@@ -46,7 +46,7 @@ def test_two_clicks_racing_make_one_training_job(learner, cloud_lab_settings):
         barrier = threading.Barrier(2)
         made = []
 
-        def click():
+        def click(barrier=barrier, made=made):
             barrier.wait()
             try:
                 made.append(
