@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 from celery import Celery
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -20,3 +21,10 @@ def _make_embedded_queue_folders(sender, **kwargs):
     backend = sender.conf.result_backend or ""
     if backend.startswith("file://"):
         Path(backend.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+
+
+@worker_init.connect
+def _preload_slow_imports(**kwargs):
+    from labs.cloud import images
+
+    images.preload()

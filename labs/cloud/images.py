@@ -37,6 +37,12 @@ def _image_uris():  # type: ignore[no-untyped-def]
         return image_uris
 
 
+def preload() -> None:
+    """Import the SDK now. Celery calls this in the worker's parent process before it
+    forks its pool, so no child pays the several seconds the import takes."""
+    _image_uris()
+
+
 @functools.lru_cache(maxsize=256)
 def xgboost_image_uri(region: str, version: str = DEFAULT_XGBOOST_VERSION) -> str:
     """The built-in XGBoost algorithm's image for ``region``, as the sagemaker SDK gives it.

