@@ -219,6 +219,10 @@ class CloudResource(models.Model):
     def is_live(self) -> bool:
         return self.state in self.LIVE_STATES
 
+    def recent_events(self, count: int = 8) -> list:
+        """The last few timeline lines, oldest first (the card shows no more)."""
+        return list(reversed(self.events.order_by("-at", "-id")[:count]))
+
     @property
     def available_actions(self) -> tuple[str, ...]:
         from labs.actions import actions_for

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.shortcuts import redirect, render
@@ -18,6 +19,7 @@ from labs.cloud import pricing, regions
 from labs.forms import BucketForm, InstanceTypeForm, RegionForm, TrainingForm, first_error
 from labs.models import CloudResource, Lab, LabCheck
 from labs.services import labs as lab_services
+from labs.services.events import version_cache_key
 from labs.services.policy import LaunchRefusedError, lab_settings_for
 from labs.services.resources import resource_request_action
 
@@ -241,16 +243,18 @@ def _session_user_id(request) -> int | None:
 
 @require_GET
 def resource_status(request, pk):
-    """The poll target: one indexed row, 304 when the version is unchanged, 286 (htmx:
-    stop polling) once the resource rests."""
+    """The poll target: 304 when the version is unchanged (from the cache, else one
+    indexed row), the card when it changed, 286 (htmx: stop polling) once it rests."""
     user_id = _session_user_id(request)
     if user_id is None:
         return redirect_to_login(request.get_full_path())
+    known = request.GET.get("v")
+    if known and cache.get(version_cache_key(pk)) == f"{user_id}:{known}":
+        return HttpResponseNotModified()  # Unchanged, and theirs: no database at all.
     resource = CloudResource.objects.filter(pk=pk, owner_id=user_id).first()
     if resource is None:
         raise Http404("No such resource.")
     etag = f'"r{resource.pk}-v{resource.version}"'
-    known = request.GET.get("v")
     if request.headers.get("If-None-Match") == etag or known == str(resource.version):
         return HttpResponseNotModified()
     waiting = request.GET.get("open") == "1" and not resource.details.get("open_url")

@@ -1,10 +1,36 @@
 """Every state change of a resource goes through here, so the row's version bumps and
 the timeline gains a sentence in one place."""
 
+import contextlib
+import logging
+
+from django.core.cache import cache
 from django.db.models import F
 from django.utils import timezone
 
 from labs.models import CloudResource, ResourceEvent
+
+logger = logging.getLogger(__name__)
+VERSION_CACHE_SECONDS = 300
+
+
+def version_cache_key(resource_id: int) -> str:
+    return f"labs:resource-version:{resource_id}"
+
+
+def remember_version(resource_id: int, owner_id: int, version: int) -> None:
+    """Let unchanged status polls answer from the cache without a database query.
+
+    Only an exact match short-circuits a poll, so a stale entry costs a query, never a
+    wrong answer; if the cache cannot be written, the entry is dropped.
+    """
+    key = version_cache_key(resource_id)
+    try:
+        cache.set(key, f"{owner_id}:{version}", VERSION_CACHE_SECONDS)
+    except Exception:  # Any cache failure means "ask the database" next time.
+        logger.warning("could not cache the version of resource %s", resource_id)
+        with contextlib.suppress(Exception):
+            cache.delete(key)
 
 
 def resource_transition(
@@ -21,6 +47,7 @@ def resource_transition(
     fields["updated_at"] = timezone.now()
     CloudResource.objects.filter(pk=resource.pk).update(**fields)
     resource.refresh_from_db(fields=["version", "updated_at"])
+    remember_version(resource.pk, resource.owner_id, resource.version)
     changed = resource.state != old_state or resource.cloud_status != old_status
     if changed or message:
         ResourceEvent.objects.create(

@@ -11,7 +11,7 @@ from labs import drivers
 from labs.cloud import naming
 from labs.cloud.errors import CloudError
 from labs.models import HELD, CloudResource, LabSettings
-from labs.services.events import resource_transition
+from labs.services.events import remember_version, resource_transition
 from labs.services.observation import Observation
 from labs.services.policy import LaunchRefusedError, plan_launch
 
@@ -92,6 +92,7 @@ def resource_launch(
         raise LaunchRefusedError(
             f"The name {name} is already taken in {region}. Choose another name."
         ) from None
+    remember_version(resource.pk, resource.owner_id, resource.version)
     _enqueue(resource_submit_task, resource.pk)
     return resource
 
@@ -127,6 +128,7 @@ def resource_claim_for_submit(resource_id: int) -> CloudResource | None:
     resource = CloudResource.objects.select_related("account", "parent", "cohort").get(
         pk=resource_id
     )
+    remember_version(resource.pk, resource.owner_id, resource.version)
     if resource.submit_attempts == 1:
         resource.events.create(state=State.SUBMITTING, message="Sending the request to the cloud.")
     return resource

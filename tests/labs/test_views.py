@@ -6,6 +6,7 @@ from django.test import Client
 
 from curriculum.services import lesson_sync_from_directory
 from labs.models import CloudResource, LabPreference
+from labs.services.events import resource_transition
 from labs.services.policy import lab_settings_for
 from tests.fixtures.users import make_user
 
@@ -235,11 +236,23 @@ def test_anonymous_lab_requests_go_to_login(client, db):
     assert client.post("/labs/storage/launch/", {"bucket_name": "x"}).status_code == 302
 
 
-def test_an_unchanged_status_poll_costs_one_query(
-    learner_client, learner, cohort, lab_settings, django_assert_num_queries
+def test_an_unchanged_status_poll_costs_at_most_one_query(
+    learner_client, learner, other_learner, cohort, lab_settings, django_assert_num_queries
 ):
     resource = _resource(learner, cohort, lab_settings, state="provisioning")
     url = f"/labs/resources/{resource.pk}/status/?v={resource.version}"
     learner_client.get(url)  # warms the session cache, as the page load before it does
     with django_assert_num_queries(1):
         assert learner_client.get(url, HTTP_HX_REQUEST="true").status_code == 304
+    # After a change the version is cached too, and an unchanged poll needs no query.
+    resource = resource_transition(resource, state="running", message="Training.")
+    url = f"/labs/resources/{resource.pk}/status/?v={resource.version}"
+    with django_assert_num_queries(0):
+        assert learner_client.get(url, HTTP_HX_REQUEST="true").status_code == 304
+    # The cached answer is the owner's only: anyone else still gets a 404.
+    someone_else = Client()
+    someone_else.force_login(other_learner)
+    assert someone_else.get(url).status_code == 404
+    # A stale poll gets the new card.
+    stale = f"/labs/resources/{resource.pk}/status/?v={resource.version - 1}"
+    assert "Running" in learner_client.get(stale).content.decode()
