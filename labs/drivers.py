@@ -87,6 +87,11 @@ class Driver:
     def wants_detail(self, resource) -> bool:
         return False
 
+    def follow(self, connection, region, rows) -> dict[int, Observation]:
+        """What changed inside running resources without a status change (one call for
+        the whole group), as {resource id: Observation}."""
+        return {}
+
     def followup(self, resource) -> Observation | None:
         return None
 
@@ -299,12 +304,17 @@ WAITING_SECONDARY = (
 )
 
 
-def _metric_series(history) -> dict[str, list[list[float]]]:
-    series: dict[str, list[list[float]]] = {}
+def _log_position(resource) -> int:
+    """The log time (ms) this resource has read up to; its creation if nothing yet."""
+    return int(resource.details.get("log_ms") or resource.created_at.timestamp() * 1000)
+
+
+def _merge_metric_series(series: dict, history) -> dict[str, list[list[float]]]:
+    merged = {name: {int(r): v for r, v in points} for name, points in (series or {}).items()}
     for round_number, values in history:
         for name, value in values.items():
-            series.setdefault(name, []).append([round_number, value])
-    return series
+            merged.setdefault(name, {})[round_number] = value
+    return {name: [[r, v] for r, v in sorted(points.items())] for name, points in merged.items()}
 
 
 class JobDriver(Driver):
@@ -393,9 +403,49 @@ class TrainingJobDriver(JobDriver):
         sm = client(connection, "sagemaker", region)
         return {s.name: s for s in sagemaker.training_job_list(sm, last_modified_after=since)}
 
-    def wants_detail(self, resource):
-        # Rounds advance without a status change; follow the log while it trains.
-        return resource.secondary_status == "Training"
+    def follow(self, connection, region, rows):
+        # Rounds advance without a status change. One FilterLogEvents call follows every
+        # job of the region that is training, from the oldest point any of them has read.
+        training = [
+            r for r in rows if r.state == State.RUNNING and r.secondary_status == "Training"
+        ]
+        if not training:
+            return {}
+        since = min(_log_position(r) for r in training)
+        logs = client(connection, "logs", region)
+        lines = sagemaker.training_log_lines_since(
+            logs, since_ms=since, job_names=[r.cloud_name for r in training]
+        )
+        by_job: dict[str, list] = {}
+        for line in lines:
+            by_job.setdefault(line.job_name, []).append(line)
+        seen = {}
+        for resource in training:
+            read_up_to = _log_position(resource)
+            # Lines at exactly the last time read may be new or already seen.
+            new = [
+                line
+                for line in by_job.get(resource.cloud_name, ())
+                if line.timestamp_ms > read_up_to
+                or (line.timestamp_ms == read_up_to and line.message not in resource.log_tail)
+            ]
+            if new:
+                seen[resource.pk] = self._progress(resource, new)
+        return seen
+
+    def _progress(self, resource, lines) -> Observation:
+        history = sagemaker.parse_metric_lines(line.message for line in lines)
+        metrics = _merge_metric_series(resource.metrics, history)
+        rounds = [int(r) for series in metrics.values() for r, _ in series]
+        return Observation(
+            state=resource.state,
+            cloud_status=resource.cloud_status,
+            secondary_status=resource.secondary_status,
+            metrics=metrics,
+            progress_done=max(rounds) + 1 if rounds else resource.progress_done,
+            log_tail=(resource.log_tail + [line.message for line in lines])[-LOG_LINES:],
+            details={"log_ms": lines[-1].timestamp_ms},
+        )
 
     def _observe(self, resource, job, *, with_logs: bool = True) -> Observation:
         state = TRAINING_STATES.get(job.status, State.RUNNING)
@@ -434,11 +484,13 @@ class TrainingJobDriver(JobDriver):
             seen.details["final_metrics"] = job.final_metrics
         if job.model_artifact and job.status == "Completed":
             seen.details["model_artifact"] = job.model_artifact
-        if with_logs:
+        # While it runs, follow() reads new log lines for all jobs at once; the whole log
+        # is read once, when the job ends, for the complete chart and tail.
+        if with_logs and job.status in ("Completed", "Failed", "Stopped"):
             logs = _client(resource, "logs")
             history = sagemaker.training_metric_history(logs, job_name=resource.cloud_name)
             if history:
-                seen.metrics = _metric_series(history)
+                seen.metrics = _merge_metric_series({}, history)
                 seen.progress_done = max(r for r, _ in history) + 1
             seen.log_tail = sagemaker.training_log_tail(
                 logs, job_name=resource.cloud_name, limit=LOG_LINES

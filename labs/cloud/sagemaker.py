@@ -638,6 +638,48 @@ def training_metric_history(
     return parse_metric_lines(lines)
 
 
+@dataclass(frozen=True)
+class LogLine:
+    job_name: str
+    timestamp_ms: int
+    message: str
+
+
+def training_log_lines_since(
+    logs: Any, *, since_ms: int, job_names: Iterable[str] = (), max_events: int = 50_000
+) -> list[LogLine]:
+    """Every training log line of the region written at or after ``since_ms``, for all
+    jobs at once (one paged FilterLogEvents call), oldest first; ``job_names`` narrows it.
+
+    This is how the refresher follows many jobs while they train: the cost is one call
+    per region and cycle (plus a page per 10,000 lines), not one per job.
+    """
+    wanted = set(job_names)
+    lines: list[LogLine] = []
+    request: dict[str, Any] = {"logGroupName": TRAINING_LOG_GROUP, "startTime": since_ms}
+    try:
+        for page in logs.get_paginator("filter_log_events").paginate(**request):
+            for event in page.get("events", []):
+                job = event.get("logStreamName", "").split("/", 1)[0]
+                if wanted and job not in wanted:
+                    continue
+                lines.append(
+                    LogLine(
+                        job, int(event.get("timestamp", 0)), event.get("message", "").rstrip("\n")
+                    )
+                )
+            if len(lines) >= max_events:
+                break
+    except ClientError as exc:
+        if is_not_found(exc):
+            return []  # No job has written a log in this region yet.
+        raise translate(exc, action="logs:FilterLogEvents") from exc
+    except Exception as exc:
+        raise translate(exc, action="logs:FilterLogEvents") from exc
+    lines.sort(key=lambda line: line.timestamp_ms)
+    return lines
+
+
 # --- Models ------------------------------------------------------------------------------
 
 

@@ -83,4 +83,8 @@ def resource_refresh_group(*, account_id: int, region: str, kind: str) -> Refres
         followup = driver.followup(resource)
         if followup:
             resource_apply_observation(resource, followup)
+    by_id = {resource.pk: resource for resource in rows}
+    for resource_id, seen in driver.follow(account.connection(), region, rows).items():
+        resource_apply_observation(by_id[resource_id], seen)
+        report.changed += 1
     return report

@@ -1,0 +1,73 @@
+"""The refresher's cost grows with regions, not with learners."""
+
+import pytest
+
+from labs import tasks
+from labs.cloud.connection import client
+from labs.models import CloudResource
+from labs.services import labs as lab_services
+from labs.services.refresh import resource_refresh_group
+from tests.labs.conftest import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Slow enough to catch mid-training on this machine, small enough to stop quickly.
+LONG_TRAINING = {
+    "objective": "binary:logistic", "num_round": "4000", "max_depth": "8", "eta": "0.01",
+    "eval_metric": "logloss",
+}  # fmt: skip
+
+
+class CallCounter:
+    def __init__(self, clients):
+        self.clients = clients
+        self.names: list[str] = []
+
+    def _count(self, model, **kwargs):
+        self.names.append(model.name)
+
+    def __enter__(self):
+        for each in self.clients:
+            each.meta.events.register("before-call", self._count)
+        return self
+
+    def __exit__(self, *exc):
+        for each in self.clients:
+            each.meta.events.unregister("before-call", self._count)
+
+
+def test_training_progress_is_followed_with_one_log_call_per_region(cloud_lab_settings, learner):
+    bucket = lab_services.lab_launch_bucket(
+        learner=learner, lab_settings=cloud_lab_settings, region="us-east-1",
+        bucket_name=f"follow-{learner.pk}-logs",
+    )  # fmt: skip
+    tasks.resource_submit_task(bucket.pk)
+    job = lab_services.lab_launch_training(
+        learner=learner, lab_settings=cloud_lab_settings, region="us-east-1",
+        instance_type="ml.m5.large", hyperparameters=LONG_TRAINING,
+    )  # fmt: skip
+    tasks.resource_submit_task(job.pk)
+    account_id = cloud_lab_settings.account_id
+
+    def refreshed_row():
+        resource_refresh_group(account_id=account_id, region="us-east-1", kind="training_job")
+        return CloudResource.objects.get(pk=job.pk)
+
+    try:
+        wait_for(lambda: refreshed_row().progress_done > 0, timeout=60, what="rounds to show")
+        connection = cloud_lab_settings.account.connection()
+        clients = [client(connection, service, "us-east-1") for service in ("sagemaker", "logs")]
+        with CallCounter(clients) as counter:
+            before = CloudResource.objects.get(pk=job.pk).progress_done
+            after = wait_for(
+                lambda: (row := refreshed_row()).progress_done > before and row, timeout=30,
+                what="more rounds",
+            )  # fmt: skip
+            counter.names.clear()
+            refreshed_row()
+        assert after.secondary_status == "Training"
+        assert after.metrics["validation:logloss"][-1][0] == after.progress_done - 1
+        # One cycle while it trains: the List call and one log call, nothing per job.
+        assert sorted(counter.names) == ["FilterLogEvents", "ListTrainingJobs"]
+    finally:
+        tasks.resource_action_task(job.pk, "stop")
