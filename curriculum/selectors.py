@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from itertools import groupby
 
+from django.core.cache import cache
 from django.http import Http404
 
 from curriculum.models import Lesson, LessonCompletion, ObjectiveTick
@@ -13,9 +14,60 @@ class LessonForbiddenError(Exception):
     """The lesson exists but this user may not see it (instructors only)."""
 
 
+OUTLINE_CACHE_KEY = "curriculum:outline"
+
+
+@dataclass(frozen=True)
+class OutlineEntry:
+    """What the table of contents and previous/next links need of a lesson."""
+
+    id: int
+    slug: str
+    title: str
+    module: int
+    module_title: str
+    kind: str
+    audience: str
+    objective_count: int
+
+    @property
+    def kind_label(self) -> str:
+        return Lesson.Kind(self.kind).label
+
+    @property
+    def is_for_instructors(self) -> bool:
+        return self.audience == Lesson.Audience.INSTRUCTORS
+
+
+def course_outline() -> list[OutlineEntry]:
+    """The published lessons in order. It changes only when the course is loaded, so it
+    is cached for every process; load_course drops the cached copy."""
+    outline = cache.get(OUTLINE_CACHE_KEY)
+    if outline is None:
+        outline = [
+            OutlineEntry(
+                lesson.id, lesson.slug, lesson.title, lesson.module, lesson.module_title,
+                lesson.kind, lesson.audience, len(lesson.objectives),
+            )
+            for lesson in Lesson.objects.filter(is_published=True).defer("body_html")
+        ]  # fmt: skip
+        cache.set(OUTLINE_CACHE_KEY, outline, None)
+    return outline
+
+
+def forget_course_outline() -> None:
+    cache.delete(OUTLINE_CACHE_KEY)
+
+
+def outline_visible(user) -> list[OutlineEntry]:
+    if user_is_instructor(user):
+        return course_outline()
+    return [entry for entry in course_outline() if not entry.is_for_instructors]
+
+
 @dataclass
 class TocEntry:
-    lesson: Lesson
+    lesson: OutlineEntry
     ticked: int
     completed: bool
 
@@ -50,7 +102,7 @@ def lesson_get_visible(*, user, slug: str) -> Lesson:
 
 def toc_for_user(user) -> list[TocModule]:
     """The table of contents by module with this user's ticks: three queries in all."""
-    lessons = list(lesson_list_visible(user).defer("body_html"))
+    lessons = outline_visible(user)
     ticks: dict[int, int] = {}
     for lesson_id in ObjectiveTick.objects.filter(user=user).values_list("lesson_id", flat=True):
         ticks[lesson_id] = ticks.get(lesson_id, 0) + 1
@@ -62,9 +114,12 @@ def toc_for_user(user) -> list[TocModule]:
     return modules
 
 
-def lesson_neighbours(*, user, lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
-    ordered = list(lesson_list_visible(user).only("slug", "title", "module", "order"))
-    index = next(i for i, item in enumerate(ordered) if item.pk == lesson.pk)
+def lesson_neighbours(*, user, lesson: Lesson) -> tuple[OutlineEntry | None, OutlineEntry | None]:
+    ordered = outline_visible(user)
+    index = next((i for i, item in enumerate(ordered) if item.id == lesson.pk), None)
+    if index is None:  # Published after the outline was cached: no neighbours to show.
+        forget_course_outline()
+        return None, None
     previous = ordered[index - 1] if index > 0 else None
     following = ordered[index + 1] if index + 1 < len(ordered) else None
     return previous, following

@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 
 from curriculum.loader import LessonFileError, parse_lesson_file
 from curriculum.models import Lesson, LessonCompletion, ObjectiveTick
+from curriculum.selectors import forget_course_outline
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
 
@@ -49,6 +50,7 @@ def lesson_sync_from_directory(*, directory: Path = CONTENT_DIR) -> SyncReport:
     gone = Lesson.objects.filter(is_published=True).exclude(slug__in=slugs)
     report.hidden = list(gone.values_list("slug", flat=True))
     gone.update(is_published=False)
+    transaction.on_commit(forget_course_outline)
     return report
 
 

@@ -6,12 +6,17 @@ from portal.models import Cohort, Enrolment
 
 
 def user_is_instructor(user: AbstractBaseUser) -> bool:
-    """Staff, or an instructor of at least one cohort."""
+    """Staff, or an instructor of at least one cohort. Remembered on the user object, so a
+    request that asks twice (the page and its navigation) queries once."""
     if not user.is_authenticated:
         return False
     if user.is_staff:
         return True
-    return Enrolment.objects.filter(user=user, role=Enrolment.Role.INSTRUCTOR).exists()
+    known = getattr(user, "_is_instructor", None)
+    if known is None:
+        known = Enrolment.objects.filter(user=user, role=Enrolment.Role.INSTRUCTOR).exists()
+        user._is_instructor = known
+    return known
 
 
 def cohort_list_for_instructor(user: AbstractBaseUser):

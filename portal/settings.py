@@ -114,6 +114,7 @@ STORAGES = {
 # Serve straight from the app directories when collectstatic has not been run.
 WHITENOISE_USE_FINDERS = True
 
+_cache_prefix = env_str("CACHE_KEY_PREFIX", "")
 # Sessions are read from a cache shared by every web process (Redis, or files in the
 # embedded default) and written through to the database, so a status poll costs no
 # session query.
@@ -122,6 +123,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            "KEY_PREFIX": _cache_prefix,
         }
     }
 else:
@@ -129,6 +131,7 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(EMBEDDED_DIR / "cache"),
+            "KEY_PREFIX": _cache_prefix,
         }
     }
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
