@@ -79,7 +79,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--delay-scale", type=float, default=0.02, help="storm localcloud")
     parser.add_argument("--worker-concurrency", type=int, default=4)
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--web-threads", type=int, default=1, help=">1: gunicorn gthread")
+    # The portal runs gunicorn with 4 threads per worker (runportal, docker-compose).
+    parser.add_argument("--web-threads", type=int, default=4, help=">1: gunicorn gthread")
     parser.add_argument(
         "--warm-up",
         type=int,

@@ -43,7 +43,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2.0, help="uncounted, first round")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=1, help=">1: gunicorn gthread")
+    # The portal runs gunicorn with 4 threads per worker (runportal, docker-compose).
+    parser.add_argument("--threads", type=int, default=4, help=">1: gunicorn gthread")
     parser.add_argument("--lesson", default="why-the-cloud")
     parser.add_argument(
         "--path",
