@@ -75,8 +75,9 @@ class Command(BaseCommand):
                     "worker",
                     "--loglevel",
                     "INFO",
+                    # Tasks mostly wait on the cloud, so more processes than cores pay off.
                     "--concurrency",
-                    "2",
+                    "4",
                     "--without-gossip",
                     "--without-mingle",
                 ),
