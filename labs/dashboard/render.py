@@ -122,7 +122,9 @@ class RowRenderer:
         )
 
 
-def learner_rows_html(dashboard: Dashboard, *, csrf_token: str) -> SafeString:
+def learner_rows_html(
+    dashboard: Dashboard, rows: list[LearnerRow], *, csrf_token: str
+) -> SafeString:
     renderer = RowRenderer(dashboard, csrf_token=csrf_token)
     count = len(dashboard.lessons)
-    return mark_safe("".join([renderer.row(row, count) for row in dashboard.learners]))
+    return mark_safe("".join([renderer.row(row, count) for row in rows]))

@@ -33,18 +33,39 @@ def _dashboard_url(cohort) -> str:
     return reverse("dashboard-cohort", args=[cohort.pk])
 
 
+# Totals and alerts cover the whole class; the table shows a page of learners, which keeps
+# a 500-learner cohort's page small enough for a phone and quick to render.
+LEARNERS_PER_PAGE = 100
+
+
+def _page_number(request, learner_count: int) -> tuple[int, int]:
+    pages = max(1, -(-learner_count // LEARNERS_PER_PAGE))
+    try:
+        page = int(request.GET.get("page", "1"))
+    except ValueError:
+        page = 1
+    return min(max(page, 1), pages), pages
+
+
 def _live_context(request, cohort, filters, fingerprint):
     lab_settings = lab_settings_for(cohort)
     dashboard = selectors.dashboard_build(
         cohort=cohort, lab_settings=lab_settings, filters=filters
     )
+    page, pages = _page_number(request, len(dashboard.learners))
+    first = (page - 1) * LEARNERS_PER_PAGE
+    shown = dashboard.learners[first : first + LEARNERS_PER_PAGE]
     return {
         "cohort": cohort,
         "dashboard": dashboard,
         "filters": filters,
         "fingerprint": fingerprint,
-        "rows_html": learner_rows_html(dashboard, csrf_token=get_token(request)),
+        "rows_html": learner_rows_html(dashboard, shown, csrf_token=get_token(request)),
         "poll_seconds": LIVE_POLL_SECONDS,
+        "page": page,
+        "pages": pages,
+        "shown_from": first + 1 if shown else 0,
+        "shown_to": first + len(shown),
     }
 
 

@@ -428,3 +428,20 @@ def test_settings_page_never_shows_an_accounts_external_id_or_role(
         assert secret not in html
     page = instructor_client.get(f"/dashboard/{cohort.pk}/").content.decode()
     assert "another-secret-id" not in page
+
+
+def test_large_cohorts_are_paged_but_totals_cover_everyone(
+    instructor_client, cohort, lab_settings
+):
+    populate_cohort(lab_settings, learners=150)
+    first = _page(instructor_client, cohort)
+    body = first.content.decode().split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert body.count("<tr") == 100
+    assert first.context["dashboard"].totals.learners == 150
+    assert "Learners 1–100 of 150" in first.content.decode()
+    second = _page(instructor_client, cohort, "?page=2").content.decode()
+    assert second.split("<tbody>", 1)[1].split("</tbody>", 1)[0].count("<tr") == 50
+    assert "Learners 101–150 of 150" in second
+    # A page number past the end, or not a number, shows the nearest real page.
+    assert _page(instructor_client, cohort, "?page=99").context["page"] == 2
+    assert _page(instructor_client, cohort, "?page=x").context["page"] == 1
