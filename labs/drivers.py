@@ -304,6 +304,15 @@ WAITING_SECONDARY = (
 )
 
 
+FINISHED = (State.COMPLETED, State.FAILED, State.STOPPED)
+
+
+def _reads_logs(resource) -> bool:
+    if resource.state == State.RUNNING and resource.secondary_status == "Training":
+        return True
+    return resource.state in FINISHED and not resource.details.get("log_final")
+
+
 def _log_position(resource) -> int:
     """The log time (ms) this resource has read up to; its creation if nothing yet."""
     return int(resource.details.get("log_ms") or resource.created_at.timestamp() * 1000)
@@ -397,18 +406,17 @@ class TrainingJobDriver(JobDriver):
             max_runtime_seconds=MAX_RUNTIME_SECONDS,
             tags=_tags(resource),
         )
-        return self._observe(resource, job, with_logs=False)
+        return self._observe(resource, job)
 
     def list_summaries(self, connection, region, since):
         sm = client(connection, "sagemaker", region)
         return {s.name: s for s in sagemaker.training_job_list(sm, last_modified_after=since)}
 
     def follow(self, connection, region, rows):
-        # Rounds advance without a status change. One FilterLogEvents call follows every
-        # job of the region that is training, from the oldest point any of them has read.
-        training = [
-            r for r in rows if r.state == State.RUNNING and r.secondary_status == "Training"
-        ]
+        # Rounds advance without a status change. One FilterLogEvents call reads the new
+        # log lines of every job of the region that is training or has just finished (its
+        # last rounds and final lines), from the oldest point any of them has read.
+        training = [r for r in rows if _reads_logs(r)]
         if not training:
             return {}
         since = min(_log_position(r) for r in training)
@@ -444,10 +452,10 @@ class TrainingJobDriver(JobDriver):
             metrics=metrics,
             progress_done=max(rounds) + 1 if rounds else resource.progress_done,
             log_tail=(resource.log_tail + [line.message for line in lines])[-LOG_LINES:],
-            details={"log_ms": lines[-1].timestamp_ms},
+            details={"log_ms": lines[-1].timestamp_ms, "log_final": resource.state in FINISHED},
         )
 
-    def _observe(self, resource, job, *, with_logs: bool = True) -> Observation:
+    def _observe(self, resource, job) -> Observation:
         state = TRAINING_STATES.get(job.status, State.RUNNING)
         if state == State.RUNNING and job.secondary_status in WAITING_SECONDARY:
             state = State.PROVISIONING
@@ -484,17 +492,6 @@ class TrainingJobDriver(JobDriver):
             seen.details["final_metrics"] = job.final_metrics
         if job.model_artifact and job.status == "Completed":
             seen.details["model_artifact"] = job.model_artifact
-        # While it runs, follow() reads new log lines for all jobs at once; the whole log
-        # is read once, when the job ends, for the complete chart and tail.
-        if with_logs and job.status in ("Completed", "Failed", "Stopped"):
-            logs = _client(resource, "logs")
-            history = sagemaker.training_metric_history(logs, job_name=resource.cloud_name)
-            if history:
-                seen.metrics = _merge_metric_series({}, history)
-                seen.progress_done = max(r for r, _ in history) + 1
-            seen.log_tail = sagemaker.training_log_tail(
-                logs, job_name=resource.cloud_name, limit=LOG_LINES
-            )
         if job.status == "Completed" and seen.progress_total:
             seen.progress_done = seen.progress_total
         return seen

@@ -60,8 +60,14 @@ def test_storage_training_and_transform_labs_end_to_end(
 
     # L3: training runs through Starting/Downloading/Training/Uploading to Completed.
     job = _launch(learner_client, "training", TRAINING_FORM)
-    job = wait_for_state(job.pk, "completed", timeout=120)
+    wait_for_state(job.pk, "completed", timeout=120)
+    # The final log lines arrive with the same refresh, a moment after the status.
+    job = wait_for(
+        lambda: (row := CloudResource.objects.get(pk=job.pk)).details.get("log_final") and row,
+        what="the job's final log lines",
+    )
     assert job.progress_done == job.progress_total == 20
+    assert job.log_tail
     assert any("validation" in name for name in job.metrics)
     assert job.details["final_metrics"]
     assert job.details["model_artifact"].endswith("/output/model.tar.gz")

@@ -97,11 +97,14 @@ def test_expire_task_twice_stops_once_then_deletes(cloud_lab_settings, learner):
     resource = _bucket(learner, cloud_lab_settings, f"expire-{learner.pk}-bucket")
     tasks.resource_submit_task(resource.pk)
     CloudResource.objects.filter(pk=resource.pk).update(expires_at=timezone.now() - timedelta(1))
-    assert tasks.resource_expire_task() == 1
+    # Beat may run the same task in a session worker meanwhile: whoever runs first does
+    # the work, and every later run finds nothing to do.
+    tasks.resource_expire_task()
     assert tasks.resource_expire_task() == 0
     resource.refresh_from_db()
     assert resource.state in ("deleting", "deleted")
-    assert "Lab time is up" in " ".join(resource.events.values_list("message", flat=True))
+    messages = list(resource.events.values_list("message", flat=True))
+    assert sum("Lab time is up" in message for message in messages) == 1
 
 
 def test_resubmit_task_twice_enqueues_only_stale_launches(cloud_lab_settings, learner, settings):
