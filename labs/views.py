@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from curriculum import selectors as course
 from curriculum.models import Lesson
-from labs import selectors
+from labs import poll_tokens, selectors
 from labs.cloud import pricing, regions
 from labs.forms import BucketForm, InstanceTypeForm, RegionForm, TrainingForm, first_error
 from labs.models import CloudResource, Lab, LabCheck
@@ -233,19 +233,26 @@ def resource_action(request, pk, action):
 
 
 def _session_user_id(request) -> int | None:
-    """The logged-in user's id read straight from the (cached) session, so a poll costs
-    one query: the resource row. Full pages still load and verify the user."""
+    """The logged-in user's id read straight from the (cached) session. Full pages still
+    load and verify the user; the poll only needs to know whose resource it may show."""
     try:
         return int(request.session[SESSION_KEY])
     except (KeyError, TypeError, ValueError):
         return None
 
 
+def _poller_id(request, pk: int) -> int | None:
+    """Who polls: the owner named by the card's signed poll token, else the session."""
+    owner_id = poll_tokens.owner_from_token(request.GET.get("t", ""), resource_id=pk)
+    return owner_id if owner_id is not None else _session_user_id(request)
+
+
 @require_GET
 def resource_status(request, pk):
-    """The poll target: 304 when the version is unchanged (from the cache, else one
-    indexed row), the card when it changed, 286 (htmx: stop polling) once it rests."""
-    user_id = _session_user_id(request)
+    """The poll target: 304 when the version is unchanged (one cache read), the card
+    when it changed (one indexed row and its last events), 286 once it rests (htmx
+    stops polling)."""
+    user_id = _poller_id(request, pk)
     if user_id is None:
         return redirect_to_login(request.get_full_path())
     known = request.GET.get("v")

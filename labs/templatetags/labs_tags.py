@@ -9,6 +9,13 @@ CHART_WIDTH, CHART_HEIGHT, PAD = 320, 120, 8
 
 
 @register.filter
+def poll_token(resource) -> str:
+    from labs.poll_tokens import poll_token as make_token
+
+    return make_token(resource_id=resource.pk, owner_id=resource.owner_id)
+
+
+@register.filter
 def explain_status(status: str) -> str:
     return status_sentence(status)
 

@@ -256,3 +256,26 @@ def test_an_unchanged_status_poll_costs_at_most_one_query(
     # A stale poll gets the new card.
     stale = f"/labs/resources/{resource.pk}/status/?v={resource.version - 1}"
     assert "Running" in learner_client.get(stale).content.decode()
+
+
+def test_a_cards_poll_token_names_its_owner_and_nothing_else(
+    learner, other_learner, cohort, lab_settings, django_assert_num_queries
+):
+    from labs.poll_tokens import poll_token
+
+    mine = _resource(learner, cohort, lab_settings, state="provisioning")
+    theirs = _resource(other_learner, cohort, lab_settings, state="provisioning")
+    resource_transition(mine, message="Cached.")  # the version is in the cache now
+    mine.refresh_from_db()
+    token = poll_token(resource_id=mine.pk, owner_id=learner.pk)
+    anonymous = Client()
+    url = f"/labs/resources/{mine.pk}/status/?v={mine.version}&t={token}"
+    with django_assert_num_queries(0):
+        assert anonymous.get(url).status_code == 304
+    stale = f"/labs/resources/{mine.pk}/status/?v=0&t={token}"
+    assert "Provisioning" in anonymous.get(stale).content.decode()
+    # The token opens only its own resource; a forged one opens nothing.
+    other = f"/labs/resources/{theirs.pk}/status/?v=0&t={token}"
+    assert anonymous.get(other).status_code == 302
+    forged = f"/labs/resources/{mine.pk}/status/?v=0&t={token[:-2]}xx"
+    assert anonymous.get(forged).status_code == 302
