@@ -579,9 +579,15 @@ def poll_bench(port: int, storm_result: dict, args) -> tuple[str, list]:
 
     pairs = [(storm_result["learners"][i], pk) for i, pk in storm_result["training"].items()]
     pairs = pairs[: args.clients]
-    versions = dict(
-        CloudResource.objects.filter(pk__in=[pk for _, pk in pairs]).values_list("pk", "version")
-    )
+    from labs.poll_tokens import poll_token
+
+    rows = CloudResource.objects.filter(pk__in=[pk for _, pk in pairs])
+    versions = dict(rows.values_list("pk", "version"))
+    # The card's poll URL carries a signed token naming the owner, as the page renders it.
+    tokens = {
+        pk: poll_token(resource_id=pk, owner_id=owner)
+        for pk, owner in rows.values_list("pk", "owner_id")
+    }
 
     def headers(learner):
         return {"Cookie": common.cookie_header(learner.session), "HX-Request": "true"}
@@ -592,6 +598,11 @@ def poll_bench(port: int, storm_result: dict, args) -> tuple[str, list]:
     targets = {
         "bare /healthz": lambda i: ("GET", "/healthz", headers(at(i)[0])),
         "poll 304 (unchanged)": lambda i: (
+            "GET",
+            f"/labs/resources/{at(i)[1]}/status/?v={versions[at(i)[1]]}&t={tokens[at(i)[1]]}",
+            headers(at(i)[0]),
+        ),
+        "poll 304 (no token)": lambda i: (
             "GET",
             f"/labs/resources/{at(i)[1]}/status/?v={versions[at(i)[1]]}",
             headers(at(i)[0]),
@@ -616,7 +627,8 @@ def poll_bench(port: int, storm_result: dict, args) -> tuple[str, list]:
     client.cookies[settings.SESSION_COOKIE_NAME] = learner.session
     query_rows = []
     for name, path in (
-        ("poll 304 (unchanged)", f"/labs/resources/{pk}/status/?v={versions[pk]}"),
+        ("poll 304 (unchanged)", f"/labs/resources/{pk}/status/?v={versions[pk]}&t={tokens[pk]}"),
+        ("poll 304 (no token)", f"/labs/resources/{pk}/status/?v={versions[pk]}"),
         ("poll card (changed)", f"/labs/resources/{pk}/status/"),
     ):
         with CaptureQueriesContext(connection) as captured:
@@ -854,7 +866,7 @@ def main() -> int:
         )
         report.append(poll_table)
         base = poll_results["bare /healthz"].rps
-        for name in ("poll 304 (unchanged)", "poll card (changed)"):
+        for name in ("poll 304 (unchanged)", "poll 304 (no token)", "poll card (changed)"):
             ratio = poll_results[name].rps / base
             report.append(
                 f"{name}: {ratio:.2f} of the bare view "

@@ -262,6 +262,30 @@ def _is_wrong_state(exc: ClientError) -> bool:
 # --- Notebook instances ------------------------------------------------------------------
 
 
+def _stop_job(action: str, stop: Any, describe: Any, terminal: frozenset, **ident: str) -> None:
+    """Ask a job to stop (Stopping, then Stopped); one that finished or is gone is fine."""
+    try:
+        stop(**ident)
+    except ClientError as exc:
+        if is_not_found(exc):
+            return
+        if _is_wrong_state(exc):
+            current = describe()
+            if current is None or current.status in terminal | {"Stopping"}:
+                return
+        raise translate(exc, action=action) from exc
+    except Exception as exc:
+        raise translate(exc, action=action) from exc
+
+
+def _described_after_create(described: Any, what: str, name: str) -> Any:
+    if described is None:
+        raise PermanentCloudError(
+            f"The {what} {name} was created but cannot be found.", code="NotFound"
+        )
+    return described
+
+
 def _notebook(answer: Mapping[str, Any]) -> NotebookInstance:
     return NotebookInstance(
         name=answer["NotebookInstanceName"],
@@ -498,12 +522,7 @@ def training_job_create(
         "Tags": _tags(tags),
     }
     _create_or_adopt("sagemaker:CreateTrainingJob", sm.create_training_job, **request)
-    described = training_job_describe(sm, name=name)
-    if described is None:
-        raise PermanentCloudError(
-            f"The training job {name} was created but cannot be found.", code="NotFound"
-        )
-    return described
+    return _described_after_create(training_job_describe(sm, name=name), "training job", name)
 
 
 def training_job_list(
@@ -528,18 +547,13 @@ def training_job_list(
 
 def training_job_stop(sm: Any, *, name: str) -> None:
     """Ask the job to stop (it goes Stopping, then Stopped). Finished or gone is fine."""
-    try:
-        sm.stop_training_job(TrainingJobName=name)
-    except ClientError as exc:
-        if is_not_found(exc):
-            return
-        if _is_wrong_state(exc):
-            current = training_job_describe(sm, name=name)
-            if current is None or current.status in TRAINING_TERMINAL | {"Stopping"}:
-                return
-        raise translate(exc, action="sagemaker:StopTrainingJob") from exc
-    except Exception as exc:
-        raise translate(exc, action="sagemaker:StopTrainingJob") from exc
+    _stop_job(
+        "sagemaker:StopTrainingJob",
+        sm.stop_training_job,
+        lambda: training_job_describe(sm, name=name),
+        TRAINING_TERMINAL,
+        TrainingJobName=name,
+    )
 
 
 # --- Training logs and metrics -----------------------------------------------------------
@@ -791,12 +805,7 @@ def transform_job_create(
         "Tags": _tags(tags),
     }
     _create_or_adopt("sagemaker:CreateTransformJob", sm.create_transform_job, **request)
-    described = transform_job_describe(sm, name=name)
-    if described is None:
-        raise PermanentCloudError(
-            f"The transform job {name} was created but cannot be found.", code="NotFound"
-        )
-    return described
+    return _described_after_create(transform_job_describe(sm, name=name), "transform job", name)
 
 
 def transform_job_list(
@@ -820,18 +829,13 @@ def transform_job_list(
 
 def transform_job_stop(sm: Any, *, name: str) -> None:
     """Ask the job to stop. Finished or gone is fine."""
-    try:
-        sm.stop_transform_job(TransformJobName=name)
-    except ClientError as exc:
-        if is_not_found(exc):
-            return
-        if _is_wrong_state(exc):
-            current = transform_job_describe(sm, name=name)
-            if current is None or current.status in TRANSFORM_TERMINAL | {"Stopping"}:
-                return
-        raise translate(exc, action="sagemaker:StopTransformJob") from exc
-    except Exception as exc:
-        raise translate(exc, action="sagemaker:StopTransformJob") from exc
+    _stop_job(
+        "sagemaker:StopTransformJob",
+        sm.stop_transform_job,
+        lambda: transform_job_describe(sm, name=name),
+        TRANSFORM_TERMINAL,
+        TransformJobName=name,
+    )
 
 
 # --- Execution role ----------------------------------------------------------------------
