@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from labs.cloud import images, notebook_files, sagemaker, storage
 from labs.cloud.connection import client
 from labs.cloud.errors import CloudError, PermanentCloudError
-from labs.models import CloudResource
+from labs.models import CloudResource, Lab
+from labs.selectors import resource_latest
 from labs.services.observation import Observation
 
 logger = logging.getLogger(__name__)
@@ -225,15 +226,17 @@ class NotebookDriver(Driver):
     def _put_starter_notebook(self, resource) -> Observation:
         from labs.starter_notebook import starter_notebook
 
-        bucket = (
-            CloudResource.objects.filter(
-                owner_id=resource.owner_id, cohort_id=resource.cohort_id, kind=Kind.BUCKET,
-                region=resource.region, state=State.READY,
-            )
-            .values_list("cloud_name", flat=True)
-            .first()
-        )  # fmt: skip
-        content = starter_notebook(bucket=bucket or "", region=resource.region)
+        bucket = resource_latest(
+            user=resource.owner_id,
+            cohort=resource.cohort_id,
+            lab=Lab.STORAGE,
+            kind=Kind.BUCKET,
+            region=resource.region,
+            states=(State.READY,),
+        )
+        content = starter_notebook(
+            bucket=bucket.cloud_name if bucket else "", region=resource.region
+        )
         try:
             url = sagemaker.notebook_presigned_url(
                 _client(resource, "sagemaker"), name=resource.cloud_name
@@ -244,10 +247,11 @@ class NotebookDriver(Driver):
             logger.warning("starter notebook for %s not placed: %s", resource.cloud_name, error)
             return None
         return Observation(
-            state=resource.state, cloud_status=resource.cloud_status,
+            state=resource.state,
+            cloud_status=resource.cloud_status,
             details={"starter_notebook": STARTER_NOTEBOOK},
             message=f"Put {STARTER_NOTEBOOK} in your JupyterLab: open it to start.",
-        )  # fmt: skip
+        )
 
     def stop(self, resource):
         sagemaker.notebook_stop(_client(resource, "sagemaker"), name=resource.cloud_name)

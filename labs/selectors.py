@@ -60,9 +60,10 @@ def resource_counts_in_other_regions(*, user, cohort: Cohort, region: str) -> li
 
 
 def resource_latest(*, user, cohort: Cohort, lab: str, kind: str, region: str, states=None):
+    """The learner's newest resource of this kind for a lab in a region (in ``states``)."""
     resources = CloudResource.objects.filter(
         owner=user, cohort=cohort, lab=lab, kind=kind, region=region
-    )
+    ).select_related("account", "cohort")
     if states:
         resources = resources.filter(state__in=states)
     return resources.order_by("-created_at").first()

@@ -10,6 +10,7 @@ from labs import drivers
 from labs.cloud import sagemaker, storage
 from labs.cloud.connection import client
 from labs.models import CloudResource, Lab, LabCheck
+from labs.selectors import resource_latest
 from labs.services.policy import lab_settings_for
 
 State = CloudResource.State
@@ -23,12 +24,14 @@ CLEANUP_MAX_ATTEMPTS = 60
 
 
 def _latest(check: LabCheck, kind: str, states=None) -> CloudResource | None:
-    rows = CloudResource.objects.filter(
-        owner=check.user, cohort=check.cohort, lab=check.lab, kind=kind, region=check.region
-    ).select_related("account", "cohort")
-    if states:
-        rows = rows.filter(state__in=states)
-    return rows.order_by("-created_at").first()
+    return resource_latest(
+        user=check.user,
+        cohort=check.cohort,
+        lab=check.lab,
+        kind=kind,
+        region=check.region,
+        states=states,
+    )
 
 
 def _conn(check: LabCheck):

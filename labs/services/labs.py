@@ -3,6 +3,7 @@
 from django.db import transaction
 
 from labs.models import CloudResource, Lab, LabCheck, LabPreference, LabSettings
+from labs.selectors import resource_latest
 from labs.services.events import resource_transition
 from labs.services.policy import LaunchRefusedError, check_region
 from labs.services.resources import _enqueue, resource_launch, resource_request_action
@@ -19,36 +20,8 @@ def learner_set_region(*, learner, lab_settings: LabSettings, region: str) -> st
     return region
 
 
-def _latest(learner, lab_settings, *, lab, kind, region, states):
-    return (
-        CloudResource.objects.filter(
-            owner=learner,
-            cohort=lab_settings.cohort,
-            lab=lab,
-            kind=kind,
-            region=region,
-            state__in=states,
-        )
-        .order_by("-created_at")
-        .first()
-    )
-
-
 def lab_launch_bucket(*, learner, lab_settings: LabSettings, region: str, bucket_name: str):
-    existing = _latest(
-        learner,
-        lab_settings,
-        lab=Lab.STORAGE,
-        kind=Kind.BUCKET,
-        region=region,
-        states=CloudResource.LIVE_STATES,
-    )
-    if existing and existing.cloud_name != bucket_name:
-        raise LaunchRefusedError(
-            f"You already have the bucket {existing.cloud_name} in {region}. "
-            "Delete it first if you want one with another name."
-        )
-    return resource_launch(
+    bucket = resource_launch(
         learner=learner,
         lab_settings=lab_settings,
         lab=Lab.STORAGE,
@@ -57,6 +30,13 @@ def lab_launch_bucket(*, learner, lab_settings: LabSettings, region: str, bucket
         cloud_name=bucket_name,
         params={"upload_dataset": True},
     )
+    # resource_launch hands back the learner's live bucket here, if there is one.
+    if bucket.cloud_name != bucket_name:
+        raise LaunchRefusedError(
+            f"You already have the bucket {bucket.cloud_name} in {region}. "
+            "Delete it first if you want one with another name."
+        )
+    return bucket
 
 
 def lab_launch_notebook(*, learner, lab_settings: LabSettings, region: str, instance_type: str):
@@ -71,9 +51,9 @@ def lab_launch_notebook(*, learner, lab_settings: LabSettings, region: str, inst
 
 
 def _data_bucket(learner, lab_settings, region) -> CloudResource:
-    bucket = _latest(
-        learner,
-        lab_settings,
+    bucket = resource_latest(
+        user=learner,
+        cohort=lab_settings.cohort,
         lab=Lab.STORAGE,
         kind=Kind.BUCKET,
         region=region,
@@ -105,9 +85,9 @@ def lab_launch_training(
 
 @transaction.atomic
 def lab_launch_transform(*, learner, lab_settings: LabSettings, region: str, instance_type: str):
-    job = _latest(
-        learner,
-        lab_settings,
+    job = resource_latest(
+        user=learner,
+        cohort=lab_settings.cohort,
         lab=Lab.TRAINING,
         kind=Kind.TRAINING_JOB,
         region=region,
