@@ -24,6 +24,7 @@ from labs.models import CloudResource, LabSettings
 from labs.services.events import resource_transition
 from labs.services.expiry import resource_extend
 from labs.services.policy import LaunchRefusedError, lab_settings_for
+from labs.services.queueing import enqueue_after_commit
 from labs.services.resources import resource_request_action
 from portal.models import Cohort
 
@@ -49,11 +50,6 @@ class ActionRefusedError(Exception):
 
 def _who(user) -> str:
     return user.get_full_name() or user.username
-
-
-def _enqueue(task, *args, countdown: int | None = None) -> None:
-    # After commit, so the worker never looks for a row that is not there yet.
-    transaction.on_commit(lambda: task.apply_async(args, countdown=countdown))
 
 
 def _operation(*, cohort, actor, kind, learner=None, **fields) -> CohortOperation:
@@ -177,7 +173,7 @@ def cohort_teardown(*, cohort: Cohort, actor, learner=None) -> CohortOperation:
             summary=f"Asked to delete {asked} resource{'s' if asked != 1 else ''}; "
             "checking the cloud once they are gone.",
         )
-        _enqueue(cohort_teardown_check_task, operation.pk)
+        enqueue_after_commit(cohort_teardown_check_task, operation.pk)
     return operation
 
 
@@ -331,7 +327,7 @@ def cohort_sweep_request(*, cohort: Cohort, actor) -> CohortOperation:
             regions=_teardown_regions(lab_settings, cohort),
             summary="Waiting for a worker to list the cloud.",
         )
-        _enqueue(cohort_sweep_task, operation.pk)
+        enqueue_after_commit(cohort_sweep_task, operation.pk)
     return operation
 
 
@@ -401,7 +397,7 @@ def cohort_sweep_delete_request(*, source: CohortOperation, actor) -> CohortOper
             summary=f"Deleting {len(items)} resource{'s' if len(items) != 1 else ''} "
             "found in the cloud.",
         )
-        _enqueue(cohort_sweep_delete_task, operation.pk)
+        enqueue_after_commit(cohort_sweep_delete_task, operation.pk)
     return operation
 
 

@@ -6,7 +6,8 @@ from labs.models import CloudResource, Lab, LabCheck, LabPreference, LabSettings
 from labs.selectors import resource_latest
 from labs.services.events import resource_transition
 from labs.services.policy import LaunchRefusedError, check_region
-from labs.services.resources import _enqueue, resource_launch, resource_request_action
+from labs.services.queueing import enqueue_after_commit
+from labs.services.resources import resource_launch, resource_request_action
 
 Kind = CloudResource.Kind
 State = CloudResource.State
@@ -127,7 +128,7 @@ def lab_check_request(*, learner, lab_settings: LabSettings, lab: str, region: s
         check = LabCheck.objects.create(
             user=learner, cohort=lab_settings.cohort, lab=lab, region=region, purpose=purpose
         )
-        _enqueue(lab_check_task, check.pk)
+        enqueue_after_commit(lab_check_task, check.pk)
     return check
 
 

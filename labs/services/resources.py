@@ -14,14 +14,10 @@ from labs.models import HELD, CloudResource, LabSettings
 from labs.services.events import remember_version, resource_transition
 from labs.services.observation import Observation
 from labs.services.policy import LaunchRefusedError, plan_launch
+from labs.services.queueing import enqueue_after_commit
 
 logger = logging.getLogger(__name__)
 State = CloudResource.State
-
-
-def _enqueue(task, *args) -> None:
-    # After commit, so the worker never looks for a row that is not there yet.
-    transaction.on_commit(lambda: task.delay(*args))
 
 
 def resource_launch(
@@ -93,7 +89,7 @@ def resource_launch(
             f"The name {name} is already taken in {region}. Choose another name."
         ) from None
     remember_version(resource.pk, resource.owner_id, resource.version)
-    _enqueue(resource_submit_task, resource.pk)
+    enqueue_after_commit(resource_submit_task, resource.pk)
     return resource
 
 
@@ -225,7 +221,7 @@ def resource_request_action(
         resource = resource_transition(
             resource, state=intent, message=message or f"You asked to {action} it."
         )
-        _enqueue(resource_action_task, resource.pk, action)
+        enqueue_after_commit(resource_action_task, resource.pk, action)
     return resource
 
 
