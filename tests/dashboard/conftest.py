@@ -6,7 +6,7 @@ from curriculum.services import lesson_sync_from_directory
 from labs.models import CloudAccount, CloudResource, LabSettings
 from labs.services.policy import lab_settings_for
 from portal.models import Cohort, Enrolment
-from tests.fixtures.users import make_user
+from tests.fixtures.users import make_member
 
 
 @pytest.fixture
@@ -47,16 +47,12 @@ def other_cohort(db):
 @pytest.fixture
 def other_instructor(other_cohort):
     """An instructor of another cohort: must not learn anything about ``cohort``."""
-    user = make_user("other-instructor")
-    Enrolment.objects.create(cohort=other_cohort, user=user, role=Enrolment.Role.INSTRUCTOR)
-    return user
+    return make_member("other-instructor", other_cohort, Enrolment.Role.INSTRUCTOR)
 
 
 @pytest.fixture
 def outsider_learner(other_cohort):
-    user = make_user("outsider-learner")
-    Enrolment.objects.create(cohort=other_cohort, user=user, role=Enrolment.Role.LEARNER)
-    return user
+    return make_member("outsider-learner", other_cohort)
 
 
 def make_resource(owner, lab_settings, **extra) -> CloudResource:

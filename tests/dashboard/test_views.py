@@ -14,10 +14,9 @@ from django.utils import timezone
 from curriculum.models import Lesson, LessonCompletion
 from labs.dashboard.models import CohortOperation
 from labs.models import CloudAccount, CloudResource, LabCheck
-from portal.models import Enrolment
 from tests.dashboard.conftest import make_resource
 from tests.dashboard.populate import populate_cohort
-from tests.fixtures.users import make_user
+from tests.fixtures.users import make_member
 
 pytestmark = pytest.mark.django_db
 
@@ -70,9 +69,7 @@ def test_alerts_name_old_stuck_failed_and_out_of_region_resources_and_spend(
     lab_settings.allowed_regions = ["us-east-1"]
     lab_settings.save()
     # One notebook per learner and region, as the portal allows.
-    second, third = (make_user(name) for name in ("second-learner", "third-learner"))
-    for user in (second, third):
-        Enrolment.objects.create(cohort=cohort, user=user, role=Enrolment.Role.LEARNER)
+    second, third = (make_member(name, cohort) for name in ("second-learner", "third-learner"))
     make_resource(
         learner, lab_settings, cloud_name="nb-old", expires_at=now - timedelta(minutes=5)
     )
