@@ -7,6 +7,7 @@ from django.core.cache import cache
 from django.http import Http404
 
 from curriculum.models import Lesson, LessonCompletion, ObjectiveTick
+from portal.page_cache import forget_shared_pages
 from portal.selectors import user_is_instructor
 
 
@@ -15,6 +16,7 @@ class LessonForbiddenError(Exception):
 
 
 OUTLINE_CACHE_KEY = "curriculum:outline"
+COURSE_PAGES = "course"  # The page-cache generation of pages that show the course.
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,9 @@ def course_outline() -> list[OutlineEntry]:
 
 
 def forget_course_outline() -> None:
+    """The course changed: drop the outline and every page rendered from it."""
     cache.delete(OUTLINE_CACHE_KEY)
+    forget_shared_pages(COURSE_PAGES)
 
 
 def outline_visible(user) -> list[OutlineEntry]:

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from curriculum.loader import LessonFileError, parse_lesson_file
 from curriculum.models import Lesson, LessonCompletion, ObjectiveTick
 from curriculum.selectors import forget_course_outline
+from portal.page_cache import forget_user_pages
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
 
@@ -70,6 +71,7 @@ def objective_set_ticked(*, user, lesson: Lesson, objective_key: str, ticked: bo
         ObjectiveTick.objects.filter(
             user=user, lesson=lesson, objective_key=objective_key
         ).delete()
+    forget_user_pages(user.pk)
     return ticked
 
 
@@ -82,4 +84,5 @@ def lesson_set_completed(*, user, lesson: Lesson, completed: bool) -> bool:
             pass
     else:
         LessonCompletion.objects.filter(user=user, lesson=lesson).delete()
+    forget_user_pages(user.pk)
     return completed

@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from curriculum import selectors, services
+from portal.page_cache import personal_page
 
 
 def _visible_lesson_or_403(user, slug):
@@ -22,36 +23,39 @@ def _wants_on(request) -> bool | None:
 @require_GET
 @login_required
 def course_home(request):
-    modules = selectors.toc_for_user(request.user)
-    total = sum(len(module.entries) for module in modules)
-    done = sum(module.completed for module in modules)
-    return render(
-        request,
-        "curriculum/course_home.html",
-        {"modules": modules, "total": total, "done": done},
-    )
+    def render_page(extra_context):
+        modules = selectors.toc_for_user(request.user)
+        total = sum(len(module.entries) for module in modules)
+        done = sum(module.completed for module in modules)
+        context = {"modules": modules, "total": total, "done": done, **extra_context}
+        return render(request, "curriculum/course_home.html", context)
+
+    return personal_page(request, render_page, shared=(selectors.COURSE_PAGES,))
 
 
 @require_GET
 @login_required
 def lesson_detail(request, slug):
-    lesson = _visible_lesson_or_403(request.user, slug)
-    if lesson.kind == lesson.Kind.LAB:
-        # A lab's text lives on its lab page, beside the buttons that do the work.
-        return redirect("lab-page", lab=lesson.lab)
-    ticked, completed = selectors.lesson_progress_for_user(user=request.user, lesson=lesson)
-    previous, following = selectors.lesson_neighbours(user=request.user, lesson=lesson)
-    return render(
-        request,
-        "curriculum/lesson.html",
-        {
+    def render_page(extra_context):
+        lesson = _visible_lesson_or_403(request.user, slug)
+        if lesson.kind == lesson.Kind.LAB:
+            # A lab's text lives on its lab page, beside the buttons that do the work.
+            return redirect("lab-page", lab=lesson.lab)
+        ticked, completed = selectors.lesson_progress_for_user(user=request.user, lesson=lesson)
+        previous, following = selectors.lesson_neighbours(user=request.user, lesson=lesson)
+        context = {
             "lesson": lesson,
             "ticked": ticked,
             "completed": completed,
             "previous": previous,
             "following": following,
-        },
-    )
+            **extra_context,
+        }
+        return render(request, "curriculum/lesson.html", context)
+
+    # Served from the cache, the page skips these checks: it was rendered for this user
+    # after they passed, and a new role or course starts a new page generation.
+    return personal_page(request, render_page, shared=(selectors.COURSE_PAGES,))
 
 
 @require_POST

@@ -96,6 +96,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# ModelBackend, with the user read from the cache (dropped whenever the user changes).
+AUTHENTICATION_BACKENDS = ["portal.auth_backend.CachedUserBackend"]
 LOGIN_REDIRECT_URL = "course-home"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -117,11 +119,12 @@ WHITENOISE_USE_FINDERS = True
 _cache_prefix = env_str("CACHE_KEY_PREFIX", "")
 # Sessions are read from a cache shared by every web process (Redis, or files in the
 # embedded default) and written through to the database, so a status poll costs no
-# session query.
+# session query. With Redis, each process also keeps a copy of what it read, which
+# Redis invalidates on every write (portal/near_cache.py).
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "portal.near_cache.NearRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": _cache_prefix,
         }

@@ -1,22 +1,8 @@
 import pytest
 
 from curriculum.models import Lesson, LessonCompletion, ObjectiveTick
-from tests.curriculum.conftest import write_lesson
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def small_course(tmp_path, db):
-    from curriculum.services import lesson_sync_from_directory
-
-    write_lesson(tmp_path, "01.md", slug="intro", title="Intro", order=1)
-    write_lesson(tmp_path, "02.md", slug="regions", title="Regions", order=2)
-    write_lesson(
-        tmp_path, "03.md", slug="plan", title="Plan", order=3, kind="plan", audience="instructors"
-    )
-    lesson_sync_from_directory(directory=tmp_path)
-    return {lesson.slug: lesson for lesson in Lesson.objects.all()}
 
 
 def test_toc_lists_lessons_by_module_with_previous_and_next(learner_client, small_course):

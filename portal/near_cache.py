@@ -1,0 +1,241 @@
+"""Django's Redis cache with a copy of recently read values inside each web process.
+
+Most requests read the same few cache entries again and again (the session, the user,
+a page's generations, a resource's version) while those entries rarely change. Reading
+them from the process's own memory saves a Redis round trip per read, which is most of
+the cost of a cached page.
+
+The copy is kept honest by Redis itself ("client-side caching", CLIENT TRACKING in
+broadcast mode): every write to a key under this cache's prefix, from any process,
+makes Redis send the key's name to this process's listener connection. Before each
+read the listener's pending messages are drained, so a value changed elsewhere is never
+served once the change has been answered to its writer. If the listener is lost, the
+copy is emptied and reads go to Redis until it is back. A local entry also lives no
+longer than the key's own TTL nor MAX_AGE_SECONDS.
+
+Only ``get`` reads through the local copy; every write also drops the local entry.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+
+import redis
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.redis import RedisCache
+
+logger = logging.getLogger(__name__)
+
+RECONNECT_PAUSE_SECONDS = 1.0
+PING_EVERY_SECONDS = 1.0
+
+
+class NearStore:
+    """The local copy and its listener. One per process (reset after a fork)."""
+
+    def __init__(self, url: str, prefix: str, max_entries: int, max_age: float, max_bytes: int):
+        self._url = url
+        self._prefix = prefix
+        self._max_entries = max_entries
+        self._max_age = max_age
+        self._max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self._pid = os.getpid()
+        self._entries: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
+        # Every invalidation bumps the epoch; a read that began before an invalidation
+        # of its key must not store what it read (it may be the old value).
+        self._epoch = 0
+        self._floor = 0
+        self._touched: dict[str, int] = {}
+        self._listener: redis.Connection | None = None
+        self._retry_at = 0.0
+        self._ping_at = 0.0
+
+    # -- listener -------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        # RESP3 delivers the invalidations on the tracking connection itself.
+        pool = redis.ConnectionPool.from_url(self._url, protocol=3)
+        listener = pool.connection_class(**pool.connection_kwargs)
+        listener.send_command("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", self._prefix)
+        listener.read_response()
+        # redis-py routes "invalidate" pushes to this hook (its own client-side cache
+        # uses the same one); a contract test guards it.
+        listener._parser.set_invalidation_push_handler(self._invalidate)
+        self._listener = listener
+
+    def _lose_listener(self, error: Exception) -> None:
+        logger.warning("near cache: listener lost (%s); reading from Redis only", error)
+        if self._listener is not None:
+            self._listener.disconnect()
+        self._listener = None
+        self._forget_everything()
+        self._retry_at = time.monotonic() + RECONNECT_PAUSE_SECONDS
+
+    def _forget_everything(self) -> None:
+        self._entries.clear()
+        self._touched.clear()
+        self._epoch += 1
+        self._floor = self._epoch
+
+    def _ready(self) -> bool:
+        """Drain pending invalidations; False when there is no listener to trust."""
+        if self._pid != os.getpid():
+            self._reset_state()
+        now = time.monotonic()
+        if self._listener is None:
+            if now < self._retry_at:
+                return False
+            try:
+                self._connect()
+            except (redis.RedisError, OSError) as error:
+                self._lose_listener(error)
+                return False
+        try:
+            while self._listener.can_read(timeout=0):
+                self._listener.read_response(push_request=True)
+            if now >= self._ping_at:  # A silent listener must be a live one.
+                self._listener.send_command("PING")
+                self._listener.read_response()
+                self._ping_at = now + PING_EVERY_SECONDS
+        except (redis.RedisError, OSError) as error:
+            self._lose_listener(error)
+            return False
+        return True
+
+    def _invalidate(self, message) -> None:
+        """An ``invalidate`` push: [b"invalidate", [keys]], or None keys on a flush."""
+        self._epoch += 1
+        keys = message[1]
+        if keys is None:  # FLUSHDB / FLUSHALL
+            self._forget_everything()
+            return
+        for raw in keys:
+            key = raw.decode()
+            self._entries.pop(key, None)
+            self._touched[key] = self._epoch
+        if len(self._touched) > self._max_entries:
+            self._touched.clear()
+            self._floor = self._epoch
+
+    # -- the copy -----------------------------------------------------------------
+
+    def lookup(self, key: str) -> tuple[bytes | None, int | None]:
+        """(value, None) on a hit; (None, epoch) on a miss, epoch to pass to ``keep``;
+        (None, None) when the copy cannot be trusted right now."""
+        with self._lock:
+            if not self._ready():
+                return None, None
+            entry = self._entries.get(key)
+            if entry is not None:
+                value, deadline = entry
+                if time.monotonic() < deadline:
+                    self._entries.move_to_end(key)
+                    return value, None
+                del self._entries[key]
+            return None, self._epoch
+
+    def keep(self, key: str, value: bytes, ttl_ms: int, since_epoch: int) -> None:
+        if len(value) > self._max_bytes:
+            return
+        with self._lock:
+            if not self._ready():
+                return
+            if since_epoch < self._floor or self._touched.get(key, 0) > since_epoch:
+                return  # Changed while it was being read.
+            lifetime = self._max_age if ttl_ms < 0 else min(self._max_age, ttl_ms / 1000)
+            self._entries[key] = (value, time.monotonic() + lifetime)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+
+    def drop(self, *keys: str) -> None:
+        with self._lock:
+            self._epoch += 1
+            for key in keys:
+                self._entries.pop(key, None)
+                self._touched[key] = self._epoch
+
+    def clear(self) -> None:
+        with self._lock:
+            self._forget_everything()
+
+
+class NearRedisCache(RedisCache):
+    """RedisCache whose ``get`` answers from the process's copy when it can.
+
+    OPTIONS (beside RedisCache's own): NEAR_MAX_ENTRIES (2000), NEAR_MAX_AGE (60 s),
+    NEAR_MAX_BYTES per value (256 KiB).
+    """
+
+    def __init__(self, server, params):
+        params = dict(params)
+        options = dict(params.get("OPTIONS", {}))
+        max_entries = int(options.pop("NEAR_MAX_ENTRIES", 2000))
+        max_age = float(options.pop("NEAR_MAX_AGE", 60))
+        max_bytes = int(options.pop("NEAR_MAX_BYTES", 256 * 1024))
+        params["OPTIONS"] = options
+        super().__init__(server, params)
+        # Keys are "<KEY_PREFIX>:<version>:<key>"; track exactly this cache's keys.
+        self._near = NearStore(
+            self._servers[0], f"{self.key_prefix}:", max_entries, max_age, max_bytes
+        )
+
+    def get(self, key, default=None, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        value, epoch = self._near.lookup(key)
+        if value is None:
+            client = self._cache.get_client(key)
+            with client.pipeline(transaction=False) as pipe:
+                value, ttl_ms = pipe.get(key).pttl(key).execute()
+            if value is None:
+                return default
+            if epoch is not None:
+                self._near.keep(key, value, ttl_ms, epoch)
+        return self._cache._serializer.loads(value)
+
+    # Every write drops the local entry at once; the invalidation from Redis follows.
+
+    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        super().set(key, value, timeout, version)
+        self._near.drop(self.make_key(key, version=version))
+
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        added = super().add(key, value, timeout, version)
+        self._near.drop(self.make_key(key, version=version))
+        return added
+
+    def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
+        touched = super().touch(key, timeout, version)
+        self._near.drop(self.make_key(key, version=version))
+        return touched
+
+    def delete(self, key, version=None):
+        deleted = super().delete(key, version)
+        self._near.drop(self.make_key(key, version=version))
+        return deleted
+
+    def incr(self, key, delta=1, version=None):
+        value = super().incr(key, delta, version)
+        self._near.drop(self.make_key(key, version=version))
+        return value
+
+    def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
+        failed = super().set_many(data, timeout, version)
+        self._near.drop(*(self.make_key(key, version=version) for key in data))
+        return failed
+
+    def delete_many(self, keys, version=None):
+        super().delete_many(keys, version)
+        self._near.drop(*(self.make_key(key, version=version) for key in keys))
+
+    def clear(self):
+        super().clear()
+        self._near.clear()

@@ -1,0 +1,89 @@
+"""Whole pages kept per user, for pages read far more often than what they show changes.
+
+A learner reads the course pages over and over, while their ticks, their role and the
+course itself change rarely. ``personal_page`` keeps the rendered page in the cache
+under the user, the path and the *generations* the page depends on: one per user and
+one per shared source (the course). Anything that changes what a user's pages show
+calls ``forget_user_pages`` (or ``forget_shared_pages``), which starts a new generation,
+so the old pages are never read again and expire on their own.
+
+The CSRF token is not kept: the page is rendered with a placeholder, and each answer
+gets the requester's own token.
+"""
+
+import secrets
+from collections.abc import Callable
+
+from django.contrib.messages import get_messages
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+
+PAGE_CACHE_SECONDS = 300
+CSRF_PLACEHOLDER = "csrf-placeholder-4f1c9d2e7a"
+
+
+def _generation_key(name: str) -> str:
+    return f"pages:generation:{name}"
+
+
+def _generation(name: str) -> str:
+    key = _generation_key(name)
+    value = cache.get(key)
+    if value is None:
+        cache.add(key, secrets.token_hex(6), None)
+        value = cache.get(key)
+    return value
+
+
+def _forget(name: str) -> None:
+    key = _generation_key(name)
+    cache.delete(key)
+    if transaction.get_connection().in_atomic_block:
+        # Again after the commit: a page rendered from the old rows in the meantime
+        # would otherwise be kept under the new generation.
+        transaction.on_commit(lambda: cache.delete(key))
+
+
+def forget_user_pages(user_id: int) -> None:
+    _forget(f"user:{user_id}")
+
+
+def forget_shared_pages(name: str) -> None:
+    _forget(name)
+
+
+def _cacheable(request: HttpRequest) -> bool:
+    return (
+        request.method == "GET"
+        and not request.GET
+        and "HX-Request" not in request.headers
+        and not get_messages(request)  # A pending message belongs to this answer only.
+    )
+
+
+def personal_page(
+    request: HttpRequest,
+    render: Callable[[dict], HttpResponse],
+    *,
+    shared: tuple[str, ...] = (),
+) -> HttpResponse:
+    """The page from the cache, or ``render(extra_context)`` kept for next time.
+
+    ``render`` must put ``extra_context`` into the template's context; it may raise
+    Http404 or PermissionDenied, or answer a redirect, which are never kept.
+    """
+    if not _cacheable(request):
+        return render({})
+    names = [f"user:{request.user.pk}", *shared]
+    generations = ".".join(_generation(name) for name in names)
+    key = f"pages:{request.user.pk}:{generations}:{request.path}"
+    html = cache.get(key)
+    if html is None:
+        response = render({"csrf_token": CSRF_PLACEHOLDER})
+        if response.status_code != 200 or response.streaming:
+            return response
+        html = response.content.decode()
+        cache.set(key, html, PAGE_CACHE_SECONDS)
+    return HttpResponse(html.replace(CSRF_PLACEHOLDER, get_token(request)))

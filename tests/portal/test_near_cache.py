@@ -1,0 +1,96 @@
+"""The near cache answers from process memory but never serves a value that Redis has
+since changed: two cache objects with their own listeners stand in for two processes."""
+
+import os
+import time
+import uuid
+
+import pytest
+import redis
+
+from portal.near_cache import NearRedisCache
+
+REDIS_URL = os.environ["REDIS_URL"]
+
+
+@pytest.fixture
+def two_processes():
+    prefix = f"near-{uuid.uuid4().hex[:8]}"
+    params = {"KEY_PREFIX": prefix, "TIMEOUT": 300}
+    first, second = NearRedisCache(REDIS_URL, params), NearRedisCache(REDIS_URL, params)
+    yield first, second
+    first.clear()
+
+
+def _served_from_memory(cache, key) -> bool:
+    value, _ = cache._near.lookup(cache.make_and_validate_key(key))
+    return value is not None
+
+
+def test_a_read_is_kept_in_memory(two_processes):
+    first, second = two_processes
+    second.set("page", "v1")
+    assert first.get("page") == "v1"
+    assert _served_from_memory(first, "page")
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda cache: cache.set("page", "v2"), "v2"),
+        (lambda cache: cache.delete("page"), None),
+        (lambda cache: cache.clear(), None),
+    ],
+)
+def test_a_change_elsewhere_is_seen_at_the_next_read(two_processes, change, expected):
+    first, second = two_processes
+    second.set("page", "v1")
+    assert first.get("page") == "v1"
+    change(second)
+    assert first.get("page") == expected  # No wait: the invalidation came first.
+
+
+def test_a_counter_bumped_elsewhere_reads_its_new_value(two_processes):
+    first, second = two_processes
+    second.set("count", 1)
+    assert first.get("count") == 1
+    second.incr("count")
+    assert first.get("count") == 2
+
+
+def test_a_write_by_another_redis_client_is_seen(two_processes):
+    first, _ = two_processes
+    first.set("session", {"user": 1})
+    assert first.get("session") == {"user": 1}
+    key = first.make_and_validate_key("session")
+    redis.Redis.from_url(REDIS_URL).delete(key)
+    assert first.get("session") is None
+
+
+def test_an_entry_lives_no_longer_than_its_ttl(two_processes):
+    first, second = two_processes
+    second.set("short", "soon gone", timeout=1)
+    assert first.get("short") == "soon gone"
+    time.sleep(1.2)
+    assert first.get("short") is None
+
+
+def test_a_lost_listener_empties_memory_and_reads_go_to_redis(two_processes):
+    first, second = two_processes
+    second.set("page", "v1")
+    assert first.get("page") == "v1"
+    # Cut the listener off, then change the value: the change sends no message to it.
+    listener = first._near._listener
+    listener.send_command("CLIENT", "ID")
+    client_id = listener.read_response()
+    redis.Redis.from_url(REDIS_URL).client_kill_filter(_id=client_id)
+    second.set("page", "v2")
+    assert first.get("page") == "v2"
+    assert not _served_from_memory(first, "page")
+
+
+def test_values_are_copies_not_shared_objects(two_processes):
+    first, _ = two_processes
+    first.set("session", {"user": 1})
+    first.get("session")["user"] = 2  # A request editing its own session dict...
+    assert first.get("session") == {"user": 1}  # ...changes nobody else's.
