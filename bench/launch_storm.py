@@ -14,8 +14,10 @@ For each N in --learners:
 1. N learners, each logged in with a session of their own, have the L1 page open.
    Wave L1: all click "Create bucket" at once (every --double-click-every'th learner
    double-clicks: two POSTs at once). Each then follows the redirect to the lab page
-   and polls the status partial (every --poll-interval s) as htmx does.
-2. Once every bucket is visible, wave L3: all click "Start training job" at once.
+   and polls the status partial (every --poll-interval s) as htmx does while a card
+   waits for the cloud's first answer.
+2. Once every bucket is visible and ready (its data uploaded), wave L3: all click "Start
+   training job" at once.
 3. The training jobs run to their end (the refresher follows them), then the database is
    compared with the cloud: lost or duplicated resources.
 
@@ -72,7 +74,8 @@ def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--learners", type=int, nargs="+", default=[50, 200])
     parser.add_argument("--double-click-every", type=int, default=5, help="0: nobody")
-    parser.add_argument("--poll-interval", type=float, default=2.0, help="htmx: every 2s")
+    # The card polls every 1 s until the cloud first answers (then every 2 s).
+    parser.add_argument("--poll-interval", type=float, default=1.0, help="htmx: every 1s")
     parser.add_argument("--num-round", type=int, default=20, help="L3 hyper-parameter")
     parser.add_argument("--wave-timeout", type=float, default=90.0)
     parser.add_argument("--settle", type=float, default=90.0, help="wait for jobs to end")
@@ -394,6 +397,17 @@ WAVE_HEADERS = [
 ]
 
 
+def wait_for_ready_buckets(cohort, timeout: float) -> None:
+    from labs.models import CloudResource
+
+    deadline = time.monotonic() + timeout
+    buckets = CloudResource.objects.filter(cohort=cohort, kind="bucket")
+    while buckets.exclude(state__in=("ready", "failed")).exists():
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.2)
+
+
 def wait_for_jobs(cohort, timeout: float) -> Counter:
     from labs.models import CloudResource
 
@@ -509,6 +523,9 @@ def storm(port: int, n: int, args, refresher_log: Path, label: str) -> dict:
         problems = [c for c in clicks if c.outcome not in ("visible",)]
         for c in problems[:3]:
             print(f"  {label} {lab}: learner {c.learner} {c.outcome} {c.detail[:200]!r}")
+        if lab == "storage":
+            # A bucket shows as Available before its data is in; training needs the data.
+            wait_for_ready_buckets(cohort, args.wave_timeout)
     settle_began = time.monotonic()
     results["jobs"] = wait_for_jobs(cohort, args.settle)
     results["settle"] = time.monotonic() - settle_began

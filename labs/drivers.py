@@ -113,17 +113,31 @@ class BucketDriver(Driver):
     kind = Kind.BUCKET
 
     def submit(self, resource):
-        s3 = _client(resource, "s3")
+        # The bucket shows as Available as soon as it exists; the course data follows
+        # in ``followup``, which the same task runs next (and refresh, should it die).
         bucket = storage.bucket_create(
-            s3, name=resource.cloud_name, region=resource.region, tags=_tags(resource)
+            _client(resource, "s3"),
+            name=resource.cloud_name,
+            region=resource.region,
+            tags=_tags(resource),
         )
-        uris = storage.dataset_upload(s3, bucket=bucket.name, prefix=DATA_PREFIX)
+        return Observation(
+            state=State.PROVISIONING,
+            cloud_status="Available",
+            arn=f"arn:aws:s3:::{bucket.name}",
+            message=f"Bucket created in {resource.region}; uploading the course data.",
+        )
+
+    def followup(self, resource):
+        if resource.state != State.PROVISIONING or resource.details.get("uris"):
+            return None
+        uris = storage.dataset_upload(
+            _client(resource, "s3"), bucket=resource.cloud_name, prefix=DATA_PREFIX
+        )
         return Observation(
             state=State.READY,
             cloud_status="Available",
-            arn=f"arn:aws:s3:::{bucket.name}",
-            message=f"Bucket created in {resource.region} and the course data uploaded "
-            f"({len(uris)} files under {DATA_PREFIX}).",
+            message=f"Course data uploaded ({len(uris)} files under {DATA_PREFIX}).",
             details={"uris": uris},
         )
 
@@ -131,7 +145,9 @@ class BucketDriver(Driver):
         bucket = storage.bucket_describe(_client(resource, "s3"), name=resource.cloud_name)
         if not bucket.exists:
             return Observation(state=State.DELETED, message="The bucket no longer exists.")
-        return Observation(state=_keep_intent(resource, State.READY), cloud_status="Available")
+        # Ready once the course data is in it (``followup`` finishes an interrupted upload).
+        state = State.READY if resource.details.get("uris") else State.PROVISIONING
+        return Observation(state=_keep_intent(resource, state), cloud_status="Available")
 
     def delete(self, resource):
         storage.bucket_empty_and_delete(_client(resource, "s3"), name=resource.cloud_name)

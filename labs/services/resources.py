@@ -137,13 +137,18 @@ def resource_submit(*, resource_id: int) -> CloudResource | None:
     resource = resource_claim_for_submit(resource_id)
     if resource is None:
         return None
+    driver = drivers.for_kind(resource.kind)
     try:
-        observation = drivers.for_kind(resource.kind).submit(resource)
+        resource = resource_apply_observation(resource, driver.submit(resource))
+        # A second step (a bucket's data) runs after the first is on the learner's page.
+        followup = driver.followup(resource)
     except CloudError as error:
         if error.retryable:
             raise
         return resource_mark_failed(resource_id=resource_id, reason=error.message)
-    return resource_apply_observation(resource, observation)
+    if followup:
+        resource = resource_apply_observation(resource, followup)
+    return resource
 
 
 def resource_mark_failed(*, resource_id: int, reason: str) -> CloudResource | None:
