@@ -156,6 +156,9 @@ class CloudResource(models.Model):
     region = models.CharField(max_length=30)
     attempt = models.PositiveSmallIntegerField(default=1)
     cloud_name = models.CharField(max_length=63)
+    # The launch form's one-time key: the second click of a double click that the server
+    # reaches late (after the first click's resource already ended) finds that resource.
+    launch_key = models.CharField(max_length=40, blank=True, default="")
     arn = models.CharField(max_length=300, blank=True)
     instance_type = models.CharField(max_length=40, blank=True)
     parent = models.ForeignKey(

@@ -1,6 +1,8 @@
 """Lab pages: thin views that read the database, call one service and render.
 The web process never calls the cloud; the status partials read a single row."""
 
+import secrets
+
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.decorators import login_required
@@ -70,6 +72,7 @@ def _lab_page_context(request, lab):
             initial={"instance_type": lab_settings.training_instance_type}
         ),
         "proposed_bucket": _proposed_bucket(request.user, cohort, region),
+        "launch_key": secrets.token_urlsafe(16),
         "lesson": lesson,
     }
     if lesson:
@@ -161,8 +164,15 @@ def lab_launch(request, lab):
     return _launched(request, lab, resource)
 
 
+def _launch_key(request) -> str:
+    """The launch form's one-time key; anything malformed counts as none."""
+    key = request.POST.get("launch_key", "")
+    return key if len(key) <= 40 and key.replace("-", "").replace("_", "").isalnum() else ""
+
+
 def _launch_for_lab(request, lab, lab_settings, region):
     learner = request.user
+    launch_key = _launch_key(request)
     if lab == Lab.STORAGE:
         form = BucketForm(request.POST)
         if not form.is_valid():
@@ -172,6 +182,7 @@ def _launch_for_lab(request, lab, lab_settings, region):
             lab_settings=lab_settings,
             region=region,
             bucket_name=form.cleaned_data["bucket_name"],
+            launch_key=launch_key,
         )
     if lab == Lab.TRAINING:
         form = TrainingForm(request.POST)
@@ -183,6 +194,7 @@ def _launch_for_lab(request, lab, lab_settings, region):
             region=region,
             instance_type=form.cleaned_data["instance_type"],
             hyperparameters=form.hyperparameters(),
+            launch_key=launch_key,
         )
     form = InstanceTypeForm(request.POST)
     if not form.is_valid():
@@ -197,6 +209,7 @@ def _launch_for_lab(request, lab, lab_settings, region):
         lab_settings=lab_settings,
         region=region,
         instance_type=form.cleaned_data["instance_type"],
+        launch_key=launch_key,
     )
 
 

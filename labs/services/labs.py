@@ -21,7 +21,9 @@ def learner_set_region(*, learner, lab_settings: LabSettings, region: str) -> st
     return region
 
 
-def lab_launch_bucket(*, learner, lab_settings: LabSettings, region: str, bucket_name: str):
+def lab_launch_bucket(
+    *, learner, lab_settings: LabSettings, region: str, bucket_name: str, launch_key: str = ""
+):
     bucket = resource_launch(
         learner=learner,
         lab_settings=lab_settings,
@@ -30,6 +32,7 @@ def lab_launch_bucket(*, learner, lab_settings: LabSettings, region: str, bucket
         region=region,
         cloud_name=bucket_name,
         params={"upload_dataset": True},
+        launch_key=launch_key,
     )
     # resource_launch hands back the learner's live bucket here, if there is one.
     if bucket.cloud_name != bucket_name:
@@ -40,7 +43,9 @@ def lab_launch_bucket(*, learner, lab_settings: LabSettings, region: str, bucket
     return bucket
 
 
-def lab_launch_notebook(*, learner, lab_settings: LabSettings, region: str, instance_type: str):
+def lab_launch_notebook(
+    *, learner, lab_settings: LabSettings, region: str, instance_type: str, launch_key: str = ""
+):
     return resource_launch(
         learner=learner,
         lab_settings=lab_settings,
@@ -48,6 +53,7 @@ def lab_launch_notebook(*, learner, lab_settings: LabSettings, region: str, inst
         kind=Kind.NOTEBOOK,
         region=region,
         instance_type=instance_type,
+        launch_key=launch_key,
     )
 
 
@@ -69,7 +75,13 @@ def _data_bucket(learner, lab_settings, region) -> CloudResource:
 
 
 def lab_launch_training(
-    *, learner, lab_settings: LabSettings, region: str, instance_type: str, hyperparameters: dict
+    *,
+    learner,
+    lab_settings: LabSettings,
+    region: str,
+    instance_type: str,
+    hyperparameters: dict,
+    launch_key: str = "",
 ):
     bucket = _data_bucket(learner, lab_settings, region)
     return resource_launch(
@@ -81,11 +93,14 @@ def lab_launch_training(
         instance_type=instance_type,
         parent=bucket,
         params={"hyperparameters": hyperparameters, "bucket": bucket.cloud_name},
+        launch_key=launch_key,
     )
 
 
 @transaction.atomic
-def lab_launch_transform(*, learner, lab_settings: LabSettings, region: str, instance_type: str):
+def lab_launch_transform(
+    *, learner, lab_settings: LabSettings, region: str, instance_type: str, launch_key: str = ""
+):
     job = resource_latest(
         user=learner,
         cohort=lab_settings.cohort,
@@ -118,6 +133,7 @@ def lab_launch_transform(*, learner, lab_settings: LabSettings, region: str, ins
         instance_type=instance_type,
         parent=model,
         params={"bucket": bucket},
+        launch_key=launch_key,
     )
 
 

@@ -1,6 +1,7 @@
 """Launching, submitting, stopping and deleting cloud resources."""
 
 import logging
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -15,6 +16,9 @@ from labs.services.events import remember_version, resource_transition
 from labs.services.observation import Observation
 from labs.services.policy import LaunchRefusedError, plan_launch
 from labs.services.queueing import enqueue_after_commit
+
+# How long a launch form's second click still means "the same launch".
+LAUNCH_KEY_WINDOW = timedelta(minutes=10)
 
 logger = logging.getLogger(__name__)
 State = CloudResource.State
@@ -31,8 +35,10 @@ def resource_launch(
     params: dict | None = None,
     parent: CloudResource | None = None,
     cloud_name: str = "",
+    launch_key: str = "",
 ) -> CloudResource:
-    """Accept a launch (or return the live resource a double click already made).
+    """Accept a launch (or return the resource a double click already made: the live
+    one, or the one made from the same launch form, ``launch_key``).
 
     Checks the cohort's rules first and refuses with a LaunchRefusedError; otherwise
     records the request and enqueues its submission once the row is committed.
@@ -40,6 +46,9 @@ def resource_launch(
     from labs.tasks import resource_submit_task
 
     cohort = lab_settings.cohort
+    launched = _launched_from_form(learner, kind, launch_key)
+    if launched:
+        return launched
     held = _held(learner, cohort, lab, kind, region)
     if held:
         return held
@@ -73,6 +82,7 @@ def resource_launch(
                 params=params or {},
                 parent=parent,
                 expires_at=now + lab_settings.lab_ttl,
+                launch_key=launch_key,
             )
             resource.events.create(
                 state=resource.state,
@@ -91,6 +101,19 @@ def resource_launch(
     remember_version(resource.pk, resource.owner_id, resource.version)
     enqueue_after_commit(resource_submit_task, resource.pk)
     return resource
+
+
+def _launched_from_form(learner, kind: str, launch_key: str) -> CloudResource | None:
+    """A resource this launch form made moments ago (a page left open for longer and
+    clicked again launches anew)."""
+    if not launch_key:
+        return None
+    return CloudResource.objects.filter(
+        owner=learner,
+        kind=kind,
+        launch_key=launch_key,
+        created_at__gte=timezone.now() - LAUNCH_KEY_WINDOW,
+    ).first()
 
 
 def _held(learner, cohort, lab: str, kind: str, region: str) -> CloudResource | None:

@@ -71,3 +71,29 @@ def test_training_progress_is_followed_with_one_log_call_per_region(cloud_lab_se
         assert sorted(counter.names) == ["FilterLogEvents", "ListTrainingJobs"]
     finally:
         tasks.resource_action_task(job.pk, "stop")
+
+
+def test_a_bucket_whose_data_upload_was_cut_off_is_finished_by_the_refresh(
+    cloud_lab_settings, learner
+):
+    bucket = lab_services.lab_launch_bucket(
+        learner=learner, lab_settings=cloud_lab_settings, region="eu-west-1",
+        bucket_name=f"cut-off-{learner.pk}-upload",
+    )  # fmt: skip
+    # The worker dies between the two steps: the bucket exists, its data does not.
+    from labs import drivers
+    from labs.services.resources import resource_apply_observation, resource_claim_for_submit
+
+    row = resource_claim_for_submit(bucket.pk)
+    row = resource_apply_observation(row, drivers.for_kind(row.kind).submit(row))
+    assert (row.state, row.cloud_status) == ("provisioning", "Available")
+    s3 = client(cloud_lab_settings.account.connection(), "s3", "eu-west-1")
+    assert s3.list_objects_v2(Bucket=row.cloud_name).get("KeyCount", 0) == 0
+
+    resource_refresh_group(
+        account_id=cloud_lab_settings.account_id, region="eu-west-1", kind="bucket"
+    )
+    row = CloudResource.objects.get(pk=bucket.pk)
+    assert row.state == "ready"
+    assert set(row.details["uris"]) >= {"train", "validation", "test"}
+    assert s3.list_objects_v2(Bucket=row.cloud_name)["KeyCount"] >= 3

@@ -1,6 +1,8 @@
 """Lab pages and launches: who may do what, and how bad input is met. These tests
 never need the cloud: refusals happen before anything is enqueued."""
 
+import re
+
 import pytest
 from django.test import Client
 
@@ -120,6 +122,24 @@ def test_double_clicked_launch_makes_one_resource(learner_client, lab_settings):
         response = learner_client.post("/labs/notebook/launch/", {"instance_type": "ml.t3.medium"})
         assert response.status_code == 302
     assert CloudResource.objects.filter(kind="notebook").count() == 1
+
+
+def test_a_late_second_click_finds_the_resource_its_form_made(learner_client, lab_settings):
+    page = learner_client.get("/labs/notebook/").content.decode()
+    key = re.search(r'name="launch_key" value="([^"]+)"', page).group(1)
+    form = {"instance_type": "ml.t3.medium", "launch_key": key}
+    assert learner_client.post("/labs/notebook/launch/", form).status_code == 302
+    # The first click's notebook is already gone when the second click is served.
+    CloudResource.objects.update(state="deleted")
+    assert learner_client.post("/labs/notebook/launch/", form).status_code == 302
+    assert CloudResource.objects.count() == 1
+    # The page reloaded after a launch has a new key: launching again makes a new one.
+    page = learner_client.get("/labs/notebook/").content.decode()
+    new_key = re.search(r'name="launch_key" value="([^"]+)"', page).group(1)
+    assert new_key != key
+    form["launch_key"] = new_key
+    assert learner_client.post("/labs/notebook/launch/", form).status_code == 302
+    assert CloudResource.objects.count() == 2
 
 
 def test_instance_type_outside_the_allowlist_is_refused(learner_client, lab_settings):
