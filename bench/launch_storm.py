@@ -285,7 +285,11 @@ async def wave(port: int, learners: list[Learner], lab: str, form, args) -> tupl
     async def flow(index: int, learner: Learner) -> Click:
         click = Click(index, bool(every) and index % every == 0)
         headers = {"Cookie": common.cookie_header(learner.session, learner.csrf), **FORM}
-        body = urlencode({**form(learner), "csrfmiddlewaretoken": learner.token}).encode()
+        # The open lab page's launch form carries a one-time key; both POSTs of a double
+        # click send the same one, as a browser would.
+        launch_key = f"bench-{lab}-{index}-{random.getrandbits(64):x}"
+        fields = {**form(learner), "csrfmiddlewaretoken": learner.token, "launch_key": launch_key}
+        body = urlencode(fields).encode()
 
         async def post():
             began = time.perf_counter()
