@@ -123,6 +123,7 @@ def lab_launch_transform(
         region=region,
         parent=job,
         params={"model_artifact": job.details["model_artifact"], "training_job": job.cloud_name},
+        launch_key=launch_key,  # Keys are per kind: the model and the job share the form's.
     )
     return resource_launch(
         learner=learner,

@@ -142,6 +142,22 @@ def test_a_late_second_click_finds_the_resource_its_form_made(learner_client, la
     assert CloudResource.objects.count() == 2
 
 
+def test_a_late_second_transform_click_makes_no_second_model(
+    learner_client, learner, lab_settings
+):
+    CloudResource.objects.create(
+        owner=learner, cohort=lab_settings.cohort, account=lab_settings.account,
+        lab="training", kind="training_job", region="us-east-1", state="completed",
+        cloud_name="done-job", params={"bucket": "b"}, details={"model_artifact": "s3://b/m"},
+    )  # fmt: skip
+    form = {"instance_type": "ml.m5.large", "launch_key": "transform-form-1"}
+    assert learner_client.post("/labs/transform/launch/", form).status_code == 302
+    CloudResource.objects.filter(lab="transform").update(state="deleted")
+    assert learner_client.post("/labs/transform/launch/", form).status_code == 302
+    assert CloudResource.objects.filter(lab="transform", kind="model").count() == 1
+    assert CloudResource.objects.filter(lab="transform", kind="transform_job").count() == 1
+
+
 def test_instance_type_outside_the_allowlist_is_refused(learner_client, lab_settings):
     response = learner_client.post("/labs/notebook/launch/", {"instance_type": "ml.p4d.24xlarge"})
     assert response.status_code == 400
