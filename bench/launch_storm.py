@@ -13,9 +13,10 @@ For each N in --learners:
 
 1. N learners, each logged in with a session of their own, have the L1 page open.
    Wave L1: all click "Create bucket" at once (every --double-click-every'th learner
-   double-clicks: two POSTs at once). Each then follows the redirect to the lab page
-   and polls the status partial (every --poll-interval s) as htmx does while a card
-   waits for the cloud's first answer.
+   double-clicks: two POSTs at once). The form posts through htmx, so the answer is the
+   region's cards, swapped into the open page; each learner then polls the new card's
+   status partial (every --poll-interval s) as htmx does while it waits for the cloud's
+   first answer.
 2. Once every bucket is visible and ready (its data uploaded), wave L3: all click "Start
    training job" at once.
 3. The training jobs run to their end (the refresher follows them), then the database is
@@ -63,8 +64,8 @@ REDIS_URL = "redis://127.0.0.1:6379/10"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 VISIBLE_DEFINITION = (
     "click → visible: from sending the launch POST until the learner's page shows the\n"
-    "  resource with a cloud status (Available / InProgress) or as failed: the lab page the\n"
-    "  POST redirects to, or a later poll of its status partial (every {poll}s per client,\n"
+    "  resource with a cloud status (Available / InProgress) or as failed: the cards that\n"
+    "  answer the POST, or a later poll of its status partial (every {poll}s per client,\n"
     "  as htmx polls, so it includes up to {poll}s of polling delay). 'server' is the same\n"
     "  click to the row's first timeline event with a cloud status (no polling delay)."
 )
@@ -284,7 +285,11 @@ async def wave(port: int, learners: list[Learner], lab: str, form, args) -> tupl
 
     async def flow(index: int, learner: Learner) -> Click:
         click = Click(index, bool(every) and index % every == 0)
-        headers = {"Cookie": common.cookie_header(learner.session, learner.csrf), **FORM}
+        headers = {
+            "Cookie": common.cookie_header(learner.session, learner.csrf),
+            "HX-Request": "true",  # The form posts through htmx, as in a browser.
+            **FORM,
+        }
         # The open lab page's launch form carries a one-time key; both POSTs of a double
         # click send the same one, as a browser would.
         launch_key = f"bench-{lab}-{index}-{random.getrandbits(64):x}"
@@ -305,16 +310,16 @@ async def wave(port: int, learners: list[Learner], lab: str, form, args) -> tupl
             return click
         click.t_answered = time.time()
         click.post_status = [a.status for a in answers]
-        if any(a.status != 302 for a in answers):
+        if any(a.status != 200 for a in answers):
             click.outcome = "refused"
-            click.detail = next(a.text for a in answers if a.status != 302)[:300]
+            click.detail = next(a.text for a in answers if a.status != 200)[:300]
+            return click
+        # htmx swaps the answer (the region's cards) into the page: no reload.
+        cards = parse_cards(answers[0].text)
+        if not cards:
+            click.outcome, click.detail = "no card", answers[0].text[:300]
             return click
         cookie = {"Cookie": common.cookie_header(learner.session, learner.csrf)}
-        page = await common.http(port, "GET", f"/labs/{lab}/", cookie)
-        cards = parse_cards(page.text)
-        if not cards:
-            click.outcome, click.detail = "no card", page.text[:300]
-            return click
         click.pk = max(cards)
         state, shown, version = cards[click.pk]
         poll = {**cookie, "HX-Request": "true"}
@@ -453,7 +458,7 @@ def verify(cohort, learners: list[Learner], clicks: dict[str, list[Click]], acco
         accepted = {
             learners[c.learner].user.pk
             for c in clicks[lab]
-            if c.post_status and all(s == 302 for s in c.post_status)
+            if c.post_status and all(s == 200 for s in c.post_status)
         }
         lost_rows = len(accepted - set(per_learner))
         duplicated_rows = sum(n - 1 for n in per_learner.values() if n > 1)
@@ -570,17 +575,20 @@ def request_costs(storm_result: dict, args) -> list[list[object]]:
         "eval_metric": "auc",
     }
     requests = [
-        ("GET lab page L1", "get", "/labs/storage/", None),
-        ("GET lab page L3", "get", "/labs/training/", None),
-        ("POST launch L3", "post", "/labs/training/launch/", form),
+        ("GET lab page L1", "/labs/storage/", None),
+        ("GET lab page L3", "/labs/training/", None),
+        ("POST launch L3 (htmx)", "/labs/training/launch/", form),
     ]
     if pk:
-        requests.append(("GET status (card)", "get", f"/labs/resources/{pk}/status/", None))
+        requests.append(("GET status (card)", f"/labs/resources/{pk}/status/", None))
     rows = []
-    for name, method, path, data in requests:
+    for name, path, data in requests:
         began = time.perf_counter()
         with CaptureQueriesContext(connection) as captured:
-            response = getattr(client, method)(path, data) if data else client.get(path)
+            if data:
+                response = client.post(path, data, HTTP_HX_REQUEST="true")
+            else:
+                response = client.get(path)
         rows.append(
             [name, response.status_code, len(captured), (time.perf_counter() - began) * 1000]
         )
@@ -851,9 +859,10 @@ def main() -> int:
 
         report.append(VISIBLE_DEFINITION.format(poll=f"{args.poll_interval:g}"))
         report.append(
-            "all answered: storm start → the last launch POST answered (302: accepted, row\n"
-            "  written, task enqueued); all in cloud: → the last row's first cloud status\n"
-            "  (the worker has submitted it); all visible: → the last learner sees it.\n"
+            "all answered: storm start → the last launch POST answered (200: accepted, row\n"
+            "  written, task enqueued, its card on the page, Requested); all in cloud: → the\n"
+            "  last row's first cloud status (the worker has submitted it); all visible: → the\n"
+            "  last learner sees that status.\n"
             f"  Every {args.double_click_every}th learner double-clicks (two POSTs at once)."
         )
         report.append(common.table(WAVE_HEADERS, [w for s in storms for w in s["waves"]]))

@@ -93,6 +93,10 @@ class Driver:
         the whole group), as {resource id: Observation}."""
         return {}
 
+    def needs_followup(self, resource) -> bool:
+        """Whether ``followup`` has a step to take right after the submission."""
+        return False
+
     def followup(self, resource) -> Observation | None:
         return None
 
@@ -114,7 +118,7 @@ class BucketDriver(Driver):
 
     def submit(self, resource):
         # The bucket shows as Available as soon as it exists; the course data follows
-        # in ``followup``, which the same task runs next (and refresh, should it die).
+        # in ``followup``, a task of its own (and refresh, should that task be lost).
         bucket = storage.bucket_create(
             _client(resource, "s3"),
             name=resource.cloud_name,
@@ -128,8 +132,11 @@ class BucketDriver(Driver):
             message=f"Bucket created in {resource.region}; uploading the course data.",
         )
 
+    def needs_followup(self, resource):
+        return resource.state == State.PROVISIONING and not resource.details.get("uris")
+
     def followup(self, resource):
-        if resource.state != State.PROVISIONING or resource.details.get("uris"):
+        if not self.needs_followup(resource):
             return None
         uris = storage.dataset_upload(
             _client(resource, "s3"), bucket=resource.cloud_name, prefix=DATA_PREFIX

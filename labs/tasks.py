@@ -45,6 +45,11 @@ def resource_submit_task(resource_id: int) -> None:
 
 
 @shared_task(**RETRY_POLICY)
+def resource_followup_task(resource_id: int) -> None:
+    resources.resource_followup(resource_id=resource_id)
+
+
+@shared_task(**RETRY_POLICY)
 def resource_action_task(resource_id: int, action: str) -> None:
     resources.resource_perform_action(resource_id=resource_id, action=action)
 

@@ -9,9 +9,8 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, HttpResponseNotModified
+from django.http import Http404, HttpResponseNotModified
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from curriculum import selectors as course
@@ -141,10 +140,20 @@ def _refused(request, lab, message, status=400):
     return render(request, "labs/refused.html", {"message": message, "lab": lab}, status=status)
 
 
-def _launched(request, lab, resource):
+def _launched(request, lab, cohort, resource):
     if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = reverse("lab-page", args=[lab])
+        # The region's cards, the new one among them, in place of the old list: cheaper
+        # than reloading the page, and the form keeps what the learner typed.
+        context = {
+            "resources": selectors.resource_list_for_lab(
+                user=request.user, cohort=cohort, lab=lab, region=resource.region
+            ),
+            "launched": resource,
+            "launch_key": secrets.token_urlsafe(16),  # A next launch is a new one.
+        }
+        response = render(request, "labs/partials/launched.html", context)
+        response["HX-Retarget"] = "#resources"
+        response["HX-Reswap"] = "outerHTML"
         return response
     messages.success(
         request, f"Launched {resource.get_kind_display().lower()} {resource.cloud_name}."
@@ -156,12 +165,12 @@ def _launched(request, lab, resource):
 @login_required
 def lab_launch(request, lab):
     lab = _lab_or_404(lab)
-    _, lab_settings, region = _learner_context(request)
+    cohort, lab_settings, region = _learner_context(request)
     try:
         resource = _launch_for_lab(request, lab, lab_settings, region)
     except LaunchRefusedError as refusal:
         return _refused(request, lab, refusal.message)
-    return _launched(request, lab, resource)
+    return _launched(request, lab, cohort, resource)
 
 
 def _launch_key(request) -> str:
@@ -240,7 +249,7 @@ def resource_action(request, pk, action):
         return render(
             request,
             "labs/partials/resource.html",
-            {"resource": resource, "waiting_for_url": action == "open"},
+            {"resource": resource, "waiting_for_url": action == "open", "announce": True},
         )
     return redirect("lab-page", lab=resource.lab)
 
@@ -278,7 +287,7 @@ def resource_status(request, pk):
     if request.headers.get("If-None-Match") == etag or known == str(resource.version):
         return HttpResponseNotModified()
     waiting = request.GET.get("open") == "1" and not resource.details.get("open_url")
-    context = {"resource": resource, "waiting_for_url": waiting}
+    context = {"resource": resource, "waiting_for_url": waiting, "announce": True}
     response = render(request, "labs/partials/resource.html", context)
     response["ETag"] = etag
     response["Cache-Control"] = "no-cache"

@@ -160,18 +160,40 @@ def resource_submit(*, resource_id: int) -> CloudResource | None:
     resource = resource_claim_for_submit(resource_id)
     if resource is None:
         return None
+    from labs.tasks import resource_followup_task
+
     driver = drivers.for_kind(resource.kind)
     try:
         resource = resource_apply_observation(resource, driver.submit(resource))
-        # A second step (a bucket's data) runs after the first is on the learner's page.
-        followup = driver.followup(resource)
     except CloudError as error:
         if error.retryable:
             raise
         return resource_mark_failed(resource_id=resource_id, reason=error.message)
-    if followup:
-        resource = resource_apply_observation(resource, followup)
+    if driver.needs_followup(resource):
+        # A second step (a bucket's data) queues behind the other learners' first steps:
+        # in a busy class every resource shows up in the cloud before any data is copied.
+        enqueue_after_commit(resource_followup_task, resource.pk)
     return resource
+
+
+def resource_followup(*, resource_id: int) -> CloudResource | None:
+    """The second step of a submission, if it is still to do (refresh also finishes it,
+    should this task be lost)."""
+    resource = (
+        CloudResource.objects.select_related("account", "parent").filter(pk=resource_id).first()
+    )
+    if resource is None:
+        return None
+    driver = drivers.for_kind(resource.kind)
+    try:
+        seen = driver.followup(resource)
+    except CloudError as error:
+        if error.retryable:
+            raise
+        return resource_transition(
+            resource, message=f"Could not finish it: {error.message}", failure_reason=error.message
+        )
+    return resource_apply_observation(resource, seen) if seen else resource
 
 
 def resource_mark_failed(*, resource_id: int, reason: str) -> CloudResource | None:

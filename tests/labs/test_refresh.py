@@ -42,6 +42,10 @@ def test_training_progress_is_followed_with_one_log_call_per_region(cloud_lab_se
         bucket_name=f"follow-{learner.pk}-logs",
     )  # fmt: skip
     tasks.resource_submit_task(bucket.pk)
+    tasks.resource_followup_task(bucket.pk)
+    # A session worker may be running the same two tasks: whichever finishes last.
+    wait_for(lambda: CloudResource.objects.get(pk=bucket.pk).state == "ready", timeout=30,
+             what="the bucket's data")  # fmt: skip
     job = lab_services.lab_launch_training(
         learner=learner, lab_settings=cloud_lab_settings, region="us-east-1",
         instance_type="ml.m5.large", hyperparameters=LONG_TRAINING,
@@ -76,11 +80,13 @@ def test_training_progress_is_followed_with_one_log_call_per_region(cloud_lab_se
 def test_a_bucket_whose_data_upload_was_cut_off_is_finished_by_the_refresh(
     cloud_lab_settings, learner
 ):
-    bucket = lab_services.lab_launch_bucket(
-        learner=learner, lab_settings=cloud_lab_settings, region="eu-west-1",
-        bucket_name=f"cut-off-{learner.pk}-upload",
+    # A row written as a launch writes it, but with no task sent (a worker would upload).
+    bucket = CloudResource.objects.create(
+        owner=learner, cohort=cloud_lab_settings.cohort, account=cloud_lab_settings.account,
+        lab="storage", kind="bucket", region="eu-west-1",
+        cloud_name=f"cut-off-{learner.pk}-upload", params={"upload_dataset": True},
     )  # fmt: skip
-    # The worker dies between the two steps: the bucket exists, its data does not.
+    # The data upload's task is lost (a worker died): the bucket exists, its data does not.
     from labs import drivers
     from labs.services.resources import resource_apply_observation, resource_claim_for_submit
 

@@ -33,6 +33,11 @@ def test_submit_task_twice_creates_one_bucket(cloud_lab_settings, learner, local
     tasks.resource_submit_task(resource.pk)
     tasks.resource_submit_task(resource.pk)
     resource.refresh_from_db()
+    # The bucket shows at once; its data is a task of its own, queued behind.
+    assert (resource.state, resource.cloud_status) == ("provisioning", "Available")
+    tasks.resource_followup_task(resource.pk)
+    tasks.resource_followup_task(resource.pk)
+    resource.refresh_from_db()
     assert resource.state == "ready"
     assert _bucket_count(localcloud, resource.cloud_name) == 1
     assert CloudResource.objects.count() == 1
@@ -42,8 +47,9 @@ def test_a_retried_submit_adopts_what_the_first_try_made(cloud_lab_settings, lea
     # given a first try that made the bucket but died before recording it
     resource = _bucket(learner, cloud_lab_settings, f"adopt-{learner.pk}-bucket")
     localcloud.client("s3").create_bucket(Bucket=resource.cloud_name)
-    # when the task runs (again)
+    # when the task runs (again), and the data upload after it
     tasks.resource_submit_task(resource.pk)
+    tasks.resource_followup_task(resource.pk)
     # then the existing bucket is adopted, not reported as a conflict
     resource.refresh_from_db()
     assert resource.state == "ready", resource.failure_reason

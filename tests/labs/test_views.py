@@ -142,6 +142,47 @@ def test_a_late_second_click_finds_the_resource_its_form_made(learner_client, la
     assert CloudResource.objects.count() == 2
 
 
+def test_an_htmx_launch_answers_with_the_cards_and_a_fresh_form_key(learner_client, lab_settings):
+    page = learner_client.get("/labs/notebook/").content.decode()
+    key = re.search(r'name="launch_key" value="([^"]+)"', page).group(1)
+    form = {"instance_type": "ml.t3.medium", "launch_key": key}
+    answer = learner_client.post("/labs/notebook/launch/", form, HTTP_HX_REQUEST="true")
+    assert answer.status_code == 200
+    # The answer replaces the page's list of cards; nothing reloads.
+    assert answer["HX-Retarget"] == "#resources" and answer["HX-Reswap"] == "outerHTML"
+    body = answer.content.decode()
+    notebook = CloudResource.objects.get()
+    assert body.startswith('<div id="resources"')
+    assert f'id="resource-{notebook.pk}"' in body and "Requested" in body
+    assert body.count('id="announcer"') == 1 and notebook.cloud_name in body
+    # The form gets a new one-time key (out of band): its next launch is a new one.
+    new_key = re.search(
+        r'<input type="hidden" id="launch-key" name="launch_key" value="([^"]+)" '
+        r'hx-swap-oob="true">',
+        body,
+    ).group(1)
+    assert new_key != key
+    # A late second click of the first form still finds the first notebook.
+    again = learner_client.post("/labs/notebook/launch/", form, HTTP_HX_REQUEST="true")
+    assert again.status_code == 200 and f'id="resource-{notebook.pk}"' in again.content.decode()
+    notebook.state = "deleted"
+    notebook.save()
+    form["launch_key"] = new_key
+    learner_client.post("/labs/notebook/launch/", form, HTTP_HX_REQUEST="true")
+    assert CloudResource.objects.count() == 2
+
+
+def test_a_lab_page_with_several_cards_has_one_live_region_for_announcements(
+    learner_client, learner, cohort, lab_settings
+):
+    for n, state in enumerate(["completed", "failed", "requested"]):
+        _resource(learner, cohort, lab_settings, cloud_name=f"job-{n}", state=state,
+                  lab="training", kind="training_job")  # fmt: skip
+    page = learner_client.get("/labs/training/").content.decode()
+    assert page.count('class="resource state-') == 3
+    assert page.count('id="announcer"') == 1
+
+
 def test_a_late_second_transform_click_makes_no_second_model(
     learner_client, learner, lab_settings
 ):
