@@ -29,6 +29,12 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
         default=float(os.environ.get("LOCALCLOUD_DELAY_SCALE", "1.0")),
         help="multiplies the simulated lifecycle delays (0 for none, as in tests)",
     )
+    parser.add_argument(
+        "--compute-slots",
+        type=int,
+        default=int(os.environ.get("LOCALCLOUD_COMPUTE_SLOTS", str(os.cpu_count() or 1))),
+        help="training and transform jobs that compute at once; the rest wait in Starting",
+    )
     parser.add_argument("--region", default="us-east-1", help="for the env command")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     return parser.parse_args(argv)
@@ -46,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         data_dir=args.data_dir.resolve(),
         delay_scale=args.delay_scale,
+        compute_slots=args.compute_slots,
     )
     if args.command == "env":
         from localcloud.notebook_env import shell_exports

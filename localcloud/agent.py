@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 
 from localcloud import moto_patches
+from localcloud.capacity import Capacity
 from localcloud.config import Settings
 from localcloud.errors import validation_error
 from localcloud.notebooks import NotebookManager
@@ -20,6 +21,7 @@ class Agent:
         self.settings = settings
         self.on_s3_change = on_s3_change
         self.notebooks = NotebookManager(settings)
+        self.capacity = Capacity(settings.compute_slots)
         self._training: dict[Key, TrainingJob] = {}
         self._transforms: dict[Key, TransformJob] = {}
         self._threads: list[threading.Thread] = []
@@ -33,12 +35,12 @@ class Agent:
     # --- moto_patches.Listener ---
 
     def training_job_created(self, account: str, region: str, name: str) -> None:
-        job = TrainingJob(self.settings, account, region, name)
+        job = TrainingJob(self.settings, account, region, name, self.capacity)
         self._training[(account, region, name)] = job
         self._spawn(job.run, f"training-{name}")
 
     def transform_job_created(self, account: str, region: str, name: str) -> None:
-        job = TransformJob(self.settings, account, region, name)
+        job = TransformJob(self.settings, account, region, name, self.capacity)
         self._transforms[(account, region, name)] = job
         self._spawn(job.run, f"transform-{name}")
 

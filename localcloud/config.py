@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,8 @@ class Settings:
     port: int = 4566
     data_dir: Path = Path(".localcloud")
     delay_scale: float = 1.0
+    # Jobs that compute at once (the rest wait in Starting): one per core.
+    compute_slots: int = field(default_factory=lambda: os.cpu_count() or 1)
     delays: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_DELAYS))
 
     @property

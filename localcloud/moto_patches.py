@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
+from moto import backends as moto_backends
+from moto.core import utils as moto_utils
 from moto.core.utils import utcnow
 from moto.iam.models import get_account_id_from, iam_backends
 from moto.logs.models import logs_backends
@@ -88,6 +90,7 @@ def install(listener: Listener) -> None:
         _patch_models()
         _patch_notebook_instances()
         _patch_s3_bucket_names()
+        _patch_request_routing()
         _installed = True
 
 
@@ -273,6 +276,16 @@ def _patch_s3_bucket_names() -> None:
 
 
 # --- SageMaker records -----------------------------------------------------------------
+
+
+def _patch_request_routing() -> None:
+    """moto lists its own package directory (a stat per module, twice) on every request to
+    find the backend, and loads each service's model on first use in every thread that
+    misses it at once. Both never change while the process runs: list once, load now."""
+    modules = tuple(moto_backends.list_of_moto_modules())
+    moto_backends.list_of_moto_modules = lambda: modules
+    for service in ("s3", "sagemaker", "logs", "sts", "iam"):
+        moto_utils.get_service_model(service)
 
 
 def _sagemaker(account: str, region: str) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 
 from localcloud import moto_patches, storage
 from localcloud import xgboost_algorithm as algo
+from localcloud.capacity import Capacity
 from localcloud.config import Settings
 from localcloud.joblog import JobLog
 
@@ -45,8 +46,11 @@ class _End(Exception):
 
 
 class TrainingJob:
-    def __init__(self, settings: Settings, account: str, region: str, name: str) -> None:
+    def __init__(
+        self, settings: Settings, account: str, region: str, name: str, capacity: Capacity
+    ) -> None:
         self.settings = settings
+        self.capacity = capacity
         self.account = account
         self.region = region
         self.name = name
@@ -150,7 +154,10 @@ class TrainingJob:
         resources = self.spec.get("ResourceConfig") or {}
         instance_type = resources.get("InstanceType", "ml.m5.large")
         self._sleep(self.settings.delay("training_starting"))
+        with self.capacity.slot(while_waiting=self._checkpoint):
+            self._compute(hyper, instance_type)
 
+    def _compute(self, hyper: dict[str, str], instance_type: str) -> None:
         start = datetime.now(UTC)
         self._secondary("Downloading", TrainingStartTime=start)
         self.log.info("Imported framework sagemaker_xgboost_container.training (localcloud)")

@@ -13,6 +13,7 @@ import numpy as np
 
 from localcloud import moto_patches, storage
 from localcloud import xgboost_algorithm as algo
+from localcloud.capacity import Capacity
 from localcloud.config import Settings
 from localcloud.joblog import JobLog
 
@@ -35,8 +36,11 @@ def _format_predictions(predictions: np.ndarray) -> bytes:
 
 
 class TransformJob:
-    def __init__(self, settings: Settings, account: str, region: str, name: str) -> None:
+    def __init__(
+        self, settings: Settings, account: str, region: str, name: str, capacity: Capacity
+    ) -> None:
         self.settings = settings
+        self.capacity = capacity
         self.account = account
         self.region = region
         self.name = name
@@ -77,10 +81,11 @@ class TransformJob:
         try:
             if self.stop_requested.wait(self.settings.delay("transform_starting")):
                 raise _Stopped
-            moto_patches.update_transform_job(
-                self.account, self.region, self.name, TransformStartTime=datetime.now(UTC)
-            )
-            self._run()
+            with self.capacity.slot(while_waiting=self._checkpoint):
+                moto_patches.update_transform_job(
+                    self.account, self.region, self.name, TransformStartTime=datetime.now(UTC)
+                )
+                self._run()
             with self._lock:
                 if self.stop_requested.is_set():
                     raise _Stopped

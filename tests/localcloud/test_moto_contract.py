@@ -67,6 +67,17 @@ def test_server_application_pieces_exist():
     assert hasattr(MotoRequestHandler, "make_environ")
 
 
+def test_request_routing_looks_up_modules_and_models_through_patchable_names():
+    from moto import backends
+    from moto.core import utils
+
+    assert {"s3", "sagemaker", "logs"} <= set(backends.list_of_moto_modules())
+    # Looked up through the module on each call, so replacing the function takes effect.
+    source = inspect.getsource(DomainDispatcherApplication.get_backend_for_host)
+    assert "backends.list_of_moto_modules()" in source
+    assert utils.get_service_model("s3") is utils.get_service_model("s3")  # cached
+
+
 def test_backends_list_their_regions():
     assert REGION in sm.sagemaker_backends[ACCOUNT].regions
     assert "us-east-9" not in sm.sagemaker_backends[ACCOUNT].regions
