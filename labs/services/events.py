@@ -34,18 +34,33 @@ def remember_version(resource_id: int, owner_id: int, version: int) -> None:
 
 
 def resource_transition(
-    resource: CloudResource, *, state: str | None = None, message: str = "", **fields
+    resource: CloudResource,
+    *,
+    state: str | None = None,
+    message: str = "",
+    only_if_unchanged: bool = False,
+    **fields,
 ) -> CloudResource:
     """Save ``fields`` (and ``state``) on the row, bump its version and record an event
-    when the state or cloud status changed or a message is given."""
-    old_state, old_status = resource.state, resource.cloud_status
+    when the state or cloud status changed or a message is given.
+
+    ``only_if_unchanged``: write only if the row is still the version ``resource`` was
+    read at; otherwise write nothing and hand back the row as it is now. For what was
+    seen a while after the row was read, which a newer write must win over.
+    """
+    old_state, old_status, read_version = resource.state, resource.cloud_status, resource.version
     if state is not None:
         fields["state"] = state
     for name, value in fields.items():
         setattr(resource, name, value)
     fields["version"] = F("version") + 1
     fields["updated_at"] = timezone.now()
-    CloudResource.objects.filter(pk=resource.pk).update(**fields)
+    rows = CloudResource.objects.filter(pk=resource.pk)
+    if only_if_unchanged:
+        rows = rows.filter(version=read_version)
+    if not rows.update(**fields):
+        resource.refresh_from_db()
+        return resource
     resource.refresh_from_db(fields=["version", "updated_at"])
     remember_version(resource.pk, resource.owner_id, resource.version)
     changed = resource.state != old_state or resource.cloud_status != old_status

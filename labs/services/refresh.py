@@ -72,7 +72,9 @@ def resource_refresh_group(*, account_id: int, region: str, kind: str) -> Refres
             resource.secondary_status,
             resource.progress_done,
         )
-        resource = resource_apply_observation(resource, seen)
+        # A task may have written the row while the cloud was asked: its write wins, and
+        # the next cycle looks again.
+        resource = resource_apply_observation(resource, seen, only_if_unchanged=True)
         if before != (
             resource.state,
             resource.cloud_status,
@@ -85,6 +87,6 @@ def resource_refresh_group(*, account_id: int, region: str, kind: str) -> Refres
             resource_apply_observation(resource, followup)
     by_id = {resource.pk: resource for resource in rows}
     for resource_id, seen in driver.follow(account.connection(), region, rows).items():
-        resource_apply_observation(by_id[resource_id], seen)
+        resource_apply_observation(by_id[resource_id], seen, only_if_unchanged=True)
         report.changed += 1
     return report

@@ -210,8 +210,11 @@ def resource_mark_failed(*, resource_id: int, reason: str) -> CloudResource | No
     )
 
 
-def resource_apply_observation(resource: CloudResource, seen: Observation) -> CloudResource:
-    """Store what a driver saw; records a timeline event when the state or status moved."""
+def resource_apply_observation(
+    resource: CloudResource, seen: Observation, *, only_if_unchanged: bool = False
+) -> CloudResource:
+    """Store what a driver saw; records a timeline event when the state or status moved.
+    ``only_if_unchanged``: drop it if the row changed since ``resource`` was read."""
     fields: dict = {
         "cloud_status": seen.cloud_status,
         "secondary_status": seen.secondary_status,
@@ -229,7 +232,13 @@ def resource_apply_observation(resource: CloudResource, seen: Observation) -> Cl
     if seen.details:
         fields["details"] = {**resource.details, **seen.details}
     fields.update(_billing_changes(resource, seen))
-    return resource_transition(resource, state=seen.state, message=seen.message, **fields)
+    return resource_transition(
+        resource,
+        state=seen.state,
+        message=seen.message,
+        only_if_unchanged=only_if_unchanged,
+        **fields,
+    )
 
 
 def _billing_changes(resource: CloudResource, seen: Observation) -> dict:

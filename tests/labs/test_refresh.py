@@ -103,3 +103,45 @@ def test_a_bucket_whose_data_upload_was_cut_off_is_finished_by_the_refresh(
     assert row.state == "ready"
     assert set(row.details["uris"]) >= {"train", "validation", "test"}
     assert s3.list_objects_v2(Bucket=row.cloud_name)["KeyCount"] >= 3
+
+
+def test_a_refresh_never_undoes_what_a_task_wrote_while_the_cloud_was_asked(
+    cloud_lab_settings, learner, monkeypatch
+):
+    from labs import drivers
+    from labs.cloud import storage
+    from labs.services.resources import resource_apply_observation, resource_claim_for_submit
+
+    bucket = CloudResource.objects.create(
+        owner=learner, cohort=cloud_lab_settings.cohort, account=cloud_lab_settings.account,
+        lab="storage", kind="bucket", region="eu-west-1",
+        cloud_name=f"race-{learner.pk}-upload", params={"upload_dataset": True},
+    )  # fmt: skip
+    row = resource_claim_for_submit(bucket.pk)
+    resource_apply_observation(row, drivers.for_kind(row.kind).submit(row))
+    # The refresh reads the row (no data yet) and asks the cloud; meanwhile the upload
+    # task finishes and makes the bucket Ready.
+    describe = drivers.BucketDriver.describe
+
+    def describe_while_the_upload_finishes(driver, resource):
+        seen = describe(driver, resource)
+        tasks.resource_followup_task(resource.pk)
+        return seen
+
+    # What a learner's launch would read at each data upload.
+    upload = storage.dataset_upload
+    states_at_upload = []
+
+    def recording_upload(*args, **kwargs):
+        states_at_upload.append(CloudResource.objects.get(pk=bucket.pk).state)
+        return upload(*args, **kwargs)
+
+    monkeypatch.setattr(drivers.BucketDriver, "describe", describe_while_the_upload_finishes)
+    monkeypatch.setattr(storage, "dataset_upload", recording_upload)
+    resource_refresh_group(
+        account_id=cloud_lab_settings.account_id, region="eu-west-1", kind="bucket"
+    )
+    assert CloudResource.objects.get(pk=bucket.pk).state == "ready"
+    # The stale "no data yet" neither sent the bucket back to Provisioning (where training
+    # is refused) nor uploaded the data a second time.
+    assert states_at_upload == ["provisioning"]
