@@ -164,7 +164,11 @@ def resource_submit(*, resource_id: int) -> CloudResource | None:
 
     driver = drivers.for_kind(resource.kind)
     try:
-        resource = resource_apply_observation(resource, driver.submit(resource))
+        # A second run of this task, or a later step (an expiry's delete), may have
+        # written the row while the cloud answered: the later write wins.
+        resource = resource_apply_observation(
+            resource, driver.submit(resource), only_if_unchanged=True
+        )
     except CloudError as error:
         if error.retryable:
             raise
@@ -193,7 +197,7 @@ def resource_followup(*, resource_id: int) -> CloudResource | None:
         return resource_transition(
             resource, message=f"Could not finish it: {error.message}", failure_reason=error.message
         )
-    return resource_apply_observation(resource, seen) if seen else resource
+    return resource_apply_observation(resource, seen, only_if_unchanged=True) if seen else resource
 
 
 def resource_mark_failed(*, resource_id: int, reason: str) -> CloudResource | None:

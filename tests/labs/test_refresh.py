@@ -1,12 +1,15 @@
-"""The refresher's cost grows with regions, not with learners."""
+"""The refresher: its cost grows with regions, not with learners; it finishes work whose
+task was lost and never undoes a newer write."""
 
 import pytest
 
-from labs import tasks
+from labs import drivers, tasks
+from labs.cloud import storage
 from labs.cloud.connection import client
 from labs.models import CloudResource
 from labs.services import labs as lab_services
 from labs.services.refresh import resource_refresh_group
+from labs.services.resources import resource_apply_observation, resource_claim_for_submit
 from tests.labs.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -77,21 +80,25 @@ def test_training_progress_is_followed_with_one_log_call_per_region(cloud_lab_se
         tasks.resource_action_task(job.pk, "stop")
 
 
+def _bucket_created_without_its_data(lab_settings, learner, name):
+    """A bucket the first task step made, whose data-upload task has not run (no task is
+    sent: the row is written directly, so no session worker uploads meanwhile)."""
+    bucket = CloudResource.objects.create(
+        owner=learner, cohort=lab_settings.cohort, account=lab_settings.account,
+        lab="storage", kind="bucket", region="eu-west-1", cloud_name=name,
+        params={"upload_dataset": True},
+    )  # fmt: skip
+    row = resource_claim_for_submit(bucket.pk)
+    return resource_apply_observation(row, drivers.for_kind(row.kind).submit(row))
+
+
 def test_a_bucket_whose_data_upload_was_cut_off_is_finished_by_the_refresh(
     cloud_lab_settings, learner
 ):
-    # A row written as a launch writes it, but with no task sent (a worker would upload).
-    bucket = CloudResource.objects.create(
-        owner=learner, cohort=cloud_lab_settings.cohort, account=cloud_lab_settings.account,
-        lab="storage", kind="bucket", region="eu-west-1",
-        cloud_name=f"cut-off-{learner.pk}-upload", params={"upload_dataset": True},
-    )  # fmt: skip
     # The data upload's task is lost (a worker died): the bucket exists, its data does not.
-    from labs import drivers
-    from labs.services.resources import resource_apply_observation, resource_claim_for_submit
-
-    row = resource_claim_for_submit(bucket.pk)
-    row = resource_apply_observation(row, drivers.for_kind(row.kind).submit(row))
+    row = _bucket_created_without_its_data(
+        cloud_lab_settings, learner, f"cut-off-{learner.pk}-upload"
+    )
     assert (row.state, row.cloud_status) == ("provisioning", "Available")
     s3 = client(cloud_lab_settings.account.connection(), "s3", "eu-west-1")
     assert s3.list_objects_v2(Bucket=row.cloud_name).get("KeyCount", 0) == 0
@@ -99,7 +106,7 @@ def test_a_bucket_whose_data_upload_was_cut_off_is_finished_by_the_refresh(
     resource_refresh_group(
         account_id=cloud_lab_settings.account_id, region="eu-west-1", kind="bucket"
     )
-    row = CloudResource.objects.get(pk=bucket.pk)
+    row = CloudResource.objects.get(pk=row.pk)
     assert row.state == "ready"
     assert set(row.details["uris"]) >= {"train", "validation", "test"}
     assert s3.list_objects_v2(Bucket=row.cloud_name)["KeyCount"] >= 3
@@ -108,17 +115,9 @@ def test_a_bucket_whose_data_upload_was_cut_off_is_finished_by_the_refresh(
 def test_a_refresh_never_undoes_what_a_task_wrote_while_the_cloud_was_asked(
     cloud_lab_settings, learner, monkeypatch
 ):
-    from labs import drivers
-    from labs.cloud import storage
-    from labs.services.resources import resource_apply_observation, resource_claim_for_submit
-
-    bucket = CloudResource.objects.create(
-        owner=learner, cohort=cloud_lab_settings.cohort, account=cloud_lab_settings.account,
-        lab="storage", kind="bucket", region="eu-west-1",
-        cloud_name=f"race-{learner.pk}-upload", params={"upload_dataset": True},
-    )  # fmt: skip
-    row = resource_claim_for_submit(bucket.pk)
-    resource_apply_observation(row, drivers.for_kind(row.kind).submit(row))
+    bucket = _bucket_created_without_its_data(
+        cloud_lab_settings, learner, f"race-{learner.pk}-upload"
+    )
     # The refresh reads the row (no data yet) and asks the cloud; meanwhile the upload
     # task finishes and makes the bucket Ready.
     describe = drivers.BucketDriver.describe

@@ -17,6 +17,15 @@ from tests.labs.conftest import wait_for, wait_for_check, wait_for_state
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def _tasks_run_only_here():
+    """These tests run each task in this process, twice; a session worker taking the
+    launch's own message meanwhile would make it three runs at unknown moments."""
+    queue = _pause_session_workers()
+    yield
+    app.control.add_consumer(queue, reply=True, timeout=2)
+
+
 def _bucket(learner, lab_settings, name):
     return lab_services.lab_launch_bucket(
         learner=learner, lab_settings=lab_settings, region="us-east-1", bucket_name=name
