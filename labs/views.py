@@ -71,7 +71,7 @@ def _lab_page_context(request, lab):
             initial={"instance_type": lab_settings.training_instance_type}
         ),
         "proposed_bucket": _proposed_bucket(request.user, cohort, region),
-        "launch_key": secrets.token_urlsafe(16),
+        "launch_key": _new_launch_key(),
         "lesson": lesson,
     }
     if lesson:
@@ -149,7 +149,7 @@ def _launched(request, lab, cohort, resource):
                 user=request.user, cohort=cohort, lab=lab, region=resource.region
             ),
             "launched": resource,
-            "launch_key": secrets.token_urlsafe(16),  # A next launch is a new one.
+            "launch_key": _new_launch_key(),  # A next launch is a new one.
         }
         response = render(request, "labs/partials/launched.html", context)
         response["HX-Retarget"] = "#resources"
@@ -171,6 +171,10 @@ def lab_launch(request, lab):
     except LaunchRefusedError as refusal:
         return _refused(request, lab, refusal.message)
     return _launched(request, lab, cohort, resource)
+
+
+def _new_launch_key() -> str:
+    return secrets.token_urlsafe(16)
 
 
 def _launch_key(request) -> str:

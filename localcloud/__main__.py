@@ -1,4 +1,5 @@
 """python -m localcloud [--host H] [--port P] [--data-dir DIR] [--delay-scale S]
+                      [--compute-slots N]
 
 Also: python -m localcloud env --region R  prints the shell variables a learner's own
 Jupyter needs to reach a running localcloud.
@@ -13,6 +14,8 @@ import signal
 import sys
 import threading
 from pathlib import Path
+
+from localcloud.config import DEFAULT_COMPUTE_SLOTS
 
 
 def _arguments(argv: list[str]) -> argparse.Namespace:
@@ -32,7 +35,7 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--compute-slots",
         type=int,
-        default=int(os.environ.get("LOCALCLOUD_COMPUTE_SLOTS", str(os.cpu_count() or 1))),
+        default=int(os.environ.get("LOCALCLOUD_COMPUTE_SLOTS", DEFAULT_COMPUTE_SLOTS)),
         help="training and transform jobs that compute at once; the rest wait in Starting",
     )
     parser.add_argument("--region", default="us-east-1", help="for the env command")

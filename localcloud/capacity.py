@@ -15,7 +15,6 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 WAIT_STEP_SECONDS = 0.05
 # Niceness of a computing job's thread (and the XGBoost threads it starts): on AWS a job
@@ -25,10 +24,9 @@ COMPUTE_NICENESS = 10
 
 class Capacity:
     def __init__(self, slots: int) -> None:
-        self.slots = max(1, slots)
-        self._free = threading.BoundedSemaphore(self.slots)
+        self._free = threading.BoundedSemaphore(max(1, slots))
 
-    @contextmanager
+    @contextlib.contextmanager
     def slot(self, while_waiting: Callable[[], None]) -> Iterator[None]:
         """Hold a slot for the block; ``while_waiting`` runs between tries and may raise
         to give up (a stop request)."""

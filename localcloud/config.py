@@ -20,14 +20,17 @@ DEFAULT_DELAYS = {
 }
 
 
+# Jobs that compute at once (the rest wait in Starting): one per core.
+DEFAULT_COMPUTE_SLOTS = os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 4566
     data_dir: Path = Path(".localcloud")
     delay_scale: float = 1.0
-    # Jobs that compute at once (the rest wait in Starting): one per core.
-    compute_slots: int = field(default_factory=lambda: os.cpu_count() or 1)
+    compute_slots: int = DEFAULT_COMPUTE_SLOTS
     delays: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_DELAYS))
 
     @property

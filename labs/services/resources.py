@@ -183,9 +183,7 @@ def resource_submit(*, resource_id: int) -> CloudResource | None:
 def resource_followup(*, resource_id: int) -> CloudResource | None:
     """The second step of a submission, if it is still to do (refresh also finishes it,
     should this task be lost)."""
-    resource = (
-        CloudResource.objects.select_related("account", "parent").filter(pk=resource_id).first()
-    )
+    resource = _row_for_task(resource_id)
     if resource is None:
         return None
     driver = drivers.for_kind(resource.kind)
@@ -288,10 +286,13 @@ def resource_request_action(
     return resource
 
 
+def _row_for_task(resource_id: int) -> CloudResource | None:
+    """The row with what a driver's cloud calls read (account, parent); None if gone."""
+    return CloudResource.objects.select_related("account", "parent").filter(pk=resource_id).first()
+
+
 def resource_perform_action(*, resource_id: int, action: str) -> CloudResource | None:
-    resource = (
-        CloudResource.objects.select_related("account", "parent").filter(pk=resource_id).first()
-    )
+    resource = _row_for_task(resource_id)
     if resource is None or resource.state == State.DELETED:
         return resource
     driver = drivers.for_kind(resource.kind)

@@ -20,8 +20,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def _tasks_run_only_here():
     """These tests run each task in this process, twice; a session worker taking the
-    launch's own message meanwhile would make it three runs at unknown moments."""
-    queue = _pause_session_workers()
+    launch's own message meanwhile would make it three runs at unknown moments. (The
+    killed-worker test starts workers of its own.)"""
+    queue = app.conf.task_default_queue
+    app.control.cancel_consumer(queue, reply=True, timeout=2)
     yield
     app.control.add_consumer(queue, reply=True, timeout=2)
 
@@ -133,17 +135,9 @@ def test_resubmit_task_twice_enqueues_only_stale_launches(cloud_lab_settings, le
     assert tasks.resource_resubmit_stale_task() == 0
 
 
-def _pause_session_workers():
-    """Stop any already-running test worker from taking our queue for a moment."""
-    queue = app.conf.task_default_queue
-    app.control.cancel_consumer(queue, reply=True, timeout=2)
-    return queue
-
-
 def test_worker_killed_mid_launch_leaves_exactly_one_resource(
     cloud_lab_settings, learner, localcloud, tmp_path, settings
 ):
-    queue = _pause_session_workers()
     doomed = start_worker(log_path=tmp_path / "doomed.log")
     try:
         # when a launch is taken by a worker that is SIGKILLed while it works
@@ -166,6 +160,5 @@ def test_worker_killed_mid_launch_leaves_exactly_one_resource(
         final = wait_for_state(resource.pk, "ready", timeout=60)
     finally:
         stop_worker(survivor)
-        app.control.add_consumer(queue, reply=True, timeout=2)
     assert CloudResource.objects.filter(owner=learner).count() == 1
     assert _bucket_count(localcloud, final.cloud_name) == 1
