@@ -79,7 +79,8 @@ def _learners(count: int):
 
 
 def _form_login(port: int, username: str) -> str:
-    """Log in through /login/ as a browser does (CSRF cookie + token); the session id."""
+    """Log in through /login/ as a browser does (CSRF cookie + token); the browser's
+    cookies afterwards (session and CSRF)."""
     import asyncio
 
     page = asyncio.run(common.http(port, "GET", "/login/"))
@@ -97,7 +98,7 @@ def _form_login(port: int, username: str) -> str:
     )
     if answer.status != 302 or "sessionid" not in answer.cookies:
         raise RuntimeError(f"form login failed: {answer.status} {answer.text[:300]}")
-    return answer.cookies["sessionid"]
+    return common.cookie_header(answer.cookies["sessionid"], csrf)
 
 
 def _queries_per_page(user, paths: dict[str, str]) -> list[list[object]]:
@@ -129,12 +130,20 @@ def main() -> int:
         database_url = stack.create_database(f"bench_pages_{os.getpid()}")
         env = common.portal_env(database_url=database_url, redis_url=stack.use_redis_db(REDIS_URL))
         common.setup_django(env)
+        from django.middleware.csrf import CSRF_ALLOWED_CHARS
+        from django.utils.crypto import get_random_string
+
         common.migrate_and_load_course()
         users = _learners(args.clients)
         port = common.start_gunicorn(stack, env, workers=args.workers, threads=args.threads)
 
-        sessions = [_form_login(port, users[0].username)]
-        sessions += common.session_cookies(users[1:])
+        # Each client holds a session and, as a browser does after its first form page,
+        # a CSRF cookie.
+        cookies = [_form_login(port, users[0].username)]
+        cookies += [
+            common.cookie_header(session, get_random_string(32, CSRF_ALLOWED_CHARS))
+            for session in common.session_cookies(users[1:])
+        ]
         paths = {
             "bare /healthz": "/healthz",
             "lesson": f"/course/{args.lesson}/",
@@ -144,9 +153,7 @@ def main() -> int:
         import asyncio
 
         for name, path in paths.items():
-            check = asyncio.run(
-                common.http(port, "GET", path, {"Cookie": common.cookie_header(sessions[0])})
-            )
+            check = asyncio.run(common.http(port, "GET", path, {"Cookie": cookies[0]}))
             if check.status != 200:
                 raise RuntimeError(f"{name} {path} answered {check.status}, not 200")
         print(
@@ -163,7 +170,7 @@ def main() -> int:
         )
 
         def factory(path: str):
-            return lambda i: ("GET", path, {"Cookie": common.cookie_header(sessions[i])})
+            return lambda i: ("GET", path, {"Cookie": cookies[i]})
 
         targets = {name: factory(path) for name, path in paths.items()}
         print(

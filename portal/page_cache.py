@@ -18,7 +18,8 @@ from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
+
+from portal.csrf_tokens import masked_csrf_token
 
 PAGE_CACHE_SECONDS = 300
 CSRF_PLACEHOLDER = "csrf-placeholder-4f1c9d2e7a"
@@ -58,7 +59,7 @@ def _cacheable(request: HttpRequest) -> bool:
     return (
         request.method == "GET"
         and not request.GET
-        and "HX-Request" not in request.headers
+        and "HTTP_HX_REQUEST" not in request.META  # (request.headers copies them all)
         and not get_messages(request)  # A pending message belongs to this answer only.
     )
 
@@ -86,4 +87,4 @@ def personal_page(
             return response
         html = response.content.decode()
         cache.set(key, html, PAGE_CACHE_SECONDS)
-    return HttpResponse(html.replace(CSRF_PLACEHOLDER, get_token(request)))
+    return HttpResponse(html.replace(CSRF_PLACEHOLDER, masked_csrf_token(request)))

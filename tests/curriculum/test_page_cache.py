@@ -87,3 +87,17 @@ def test_a_changed_password_ends_other_sessions(learner_client, learner, small_c
     learner.set_password("a-brand-new-password")
     learner.save()
     assert learner_client.get("/course/").status_code == 302
+
+
+def test_each_answer_of_a_kept_page_carries_a_freshly_masked_token(learner, small_course):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(learner)
+    browser.get("/course/intro/")  # Renders the page and sets the browser's CSRF cookie.
+    tokens = {_csrf_token(browser.get("/course/intro/").content.decode()) for _ in range(3)}
+    assert len(tokens) == 3, "a kept page repeated its token (a BREACH-style leak)"
+    key = small_course["intro"].objectives[0]["key"]
+    for token in tokens:
+        answer = browser.post(
+            f"/course/intro/objectives/{key}/", {"on": "1", "csrfmiddlewaretoken": token}
+        )
+        assert answer.status_code == 302, "a freshly masked token was refused"

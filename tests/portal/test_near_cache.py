@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 import redis
+from django.core.signals import request_finished, request_started
 
 from portal.near_cache import NearRedisCache
 
@@ -94,3 +95,19 @@ def test_values_are_copies_not_shared_objects(two_processes):
     first.set("session", {"user": 1})
     first.get("session")["user"] = 2  # A request editing its own session dict...
     assert first.get("session") == {"user": 1}  # ...changes nobody else's.
+
+
+@pytest.mark.django_db  # Django's own request signal receivers touch the database.
+def test_a_change_answered_before_a_request_began_is_seen_in_that_request(two_processes):
+    # Inside a request the listener is drained once, not before every read.
+    first, second = two_processes
+    second.set("page", "v1")
+    request_started.send(sender=None)
+    assert first.get("page") == "v1"
+    second.set("page", "v2")
+    request_finished.send(sender=None)
+    request_started.send(sender=None)
+    try:
+        assert first.get("page") == "v2"
+    finally:
+        request_finished.send(sender=None)
