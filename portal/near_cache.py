@@ -17,12 +17,16 @@ copy is emptied and reads go to Redis until it is back. A local entry also lives
 longer than the key's own TTL nor MAX_AGE_SECONDS.
 
 Only ``get`` reads through the local copy; every write also drops the local entry.
+Immutable values (strings, bytes, numbers, tuples of them) are kept decoded and shared
+between reads; anything else is kept as Redis's bytes and decoded per read, so no two
+requests share a mutable object.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import pickle
 import threading
 import time
 from collections import OrderedDict
@@ -48,6 +52,35 @@ def _note_request_finished(**kwargs) -> None:
 request_started.connect(_note_request_started)
 request_finished.connect(_note_request_finished)
 
+_SHAREABLE = (str, bytes, int, float, bool, type(None))
+
+
+def _shareable(value) -> bool:
+    kind = type(value)
+    return kind in _SHAREABLE or (kind is tuple and all(type(v) in _SHAREABLE for v in value))
+
+
+class _Shared:
+    """An immutable value kept decoded in the local copy."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+def _decode(raw: bytes):
+    """What Django's Redis serializer wrote: an integer as its digits, anything else
+    pickled. A pickle of protocol 2 or later starts with 0x80, so most reads skip the
+    failed int() that Django's own loads tries first."""
+    if raw[:1] != b"\x80":
+        try:
+            return int(raw)
+        except ValueError:
+            pass
+    return pickle.loads(raw)
+
+
 RECONNECT_PAUSE_SECONDS = 1.0
 PING_EVERY_SECONDS = 1.0
 
@@ -66,7 +99,7 @@ class NearStore:
 
     def _reset_state(self) -> None:
         self._pid = os.getpid()
-        self._entries: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[object, float]] = OrderedDict()
         # Every invalidation bumps the epoch; a read that began before an invalidation
         # of its key must not store what it read (it may be the old value).
         self._epoch = 0
@@ -154,7 +187,7 @@ class NearStore:
 
     # -- the copy -----------------------------------------------------------------
 
-    def lookup(self, key: str) -> tuple[bytes | None, int | None]:
+    def lookup(self, key: str) -> tuple[object | None, int | None]:
         """(value, None) on a hit; (None, epoch) on a miss, epoch to pass to ``keep``;
         (None, None) when the copy cannot be trusted right now."""
         with self._lock:
@@ -169,8 +202,8 @@ class NearStore:
                 del self._entries[key]
             return None, self._epoch
 
-    def keep(self, key: str, value: bytes, ttl_ms: int, since_epoch: int) -> None:
-        if len(value) > self._max_bytes:
+    def keep(self, key: str, value, size: int, ttl_ms: int, since_epoch: int) -> None:
+        if size > self._max_bytes:
             return
         with self._lock:
             if not self._ready():
@@ -221,16 +254,19 @@ class NearRedisCache(RedisCache):
 
     def get(self, key, default=None, version=None):
         key = self.make_and_validate_key(key, version=version)
-        value, epoch = self._near.lookup(key)
-        if value is None:
-            client = self._cache.get_client(key)
-            with client.pipeline(transaction=False) as pipe:
-                value, ttl_ms = pipe.get(key).pttl(key).execute()
-            if value is None:
-                return default
-            if epoch is not None:
-                self._near.keep(key, value, ttl_ms, epoch)
-        return self._cache._serializer.loads(value)
+        kept, epoch = self._near.lookup(key)
+        if kept is not None:
+            return kept.value if type(kept) is _Shared else _decode(kept)
+        client = self._cache.get_client(key)
+        with client.pipeline(transaction=False) as pipe:
+            raw, ttl_ms = pipe.get(key).pttl(key).execute()
+        if raw is None:
+            return default
+        value = _decode(raw)
+        if epoch is not None:
+            kept = _Shared(value) if _shareable(value) else raw
+            self._near.keep(key, kept, len(raw), ttl_ms, epoch)
+        return value
 
     # Every write drops the local entry at once; the invalidation from Redis follows.
 

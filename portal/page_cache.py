@@ -80,11 +80,12 @@ def personal_page(
     names = [f"user:{request.user.pk}", *shared]
     generations = ".".join(_generation(name) for name in names)
     key = f"pages:{request.user.pk}:{generations}:{request.path}"
-    html = cache.get(key)
-    if html is None:
+    # Kept as the bytes between the placeholders, ready to be joined by a fresh token.
+    parts = cache.get(key)
+    if parts is None:
         response = render({"csrf_token": CSRF_PLACEHOLDER})
         if response.status_code != 200 or response.streaming:
             return response
-        html = response.content.decode()
-        cache.set(key, html, PAGE_CACHE_SECONDS)
-    return HttpResponse(html.replace(CSRF_PLACEHOLDER, masked_csrf_token(request)))
+        parts = tuple(response.content.split(CSRF_PLACEHOLDER.encode()))
+        cache.set(key, parts, PAGE_CACHE_SECONDS)
+    return HttpResponse(masked_csrf_token(request).encode().join(parts))
