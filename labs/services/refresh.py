@@ -12,7 +12,7 @@ from django.db.models import Q
 
 from labs import drivers
 from labs.models import CloudAccount, CloudResource
-from labs.services.resources import resource_apply_observation
+from labs.services.resources import resource_apply_observation, resource_followup_row
 
 State = CloudResource.State
 
@@ -82,9 +82,8 @@ def resource_refresh_group(*, account_id: int, region: str, kind: str) -> Refres
             resource.progress_done,
         ):
             report.changed += 1
-        followup = driver.followup(resource)
-        if followup:
-            resource_apply_observation(resource, followup)
+        # An upload whose task was lost is finished here, the task's way.
+        resource_followup_row(resource)
     by_id = {resource.pk: resource for resource in rows}
     for resource_id, seen in driver.follow(account.connection(), region, rows).items():
         resource_apply_observation(by_id[resource_id], seen, only_if_unchanged=True)

@@ -186,6 +186,13 @@ def resource_followup(*, resource_id: int) -> CloudResource | None:
     resource = _row_for_task(resource_id)
     if resource is None:
         return None
+    return resource_followup_row(resource)
+
+
+def resource_followup_row(resource: CloudResource) -> CloudResource:
+    """``resource_followup`` on a row already read (the task's, or refresh's). Retryable
+    cloud errors propagate; a permanent one is recorded on the row. Like every step
+    that asks the cloud, it writes only if the row is unchanged since it was read."""
     driver = drivers.for_kind(resource.kind)
     try:
         seen = driver.followup(resource)
@@ -193,7 +200,10 @@ def resource_followup(*, resource_id: int) -> CloudResource | None:
         if error.retryable:
             raise
         return resource_transition(
-            resource, message=f"Could not finish it: {error.message}", failure_reason=error.message
+            resource,
+            message=f"Could not finish it: {error.message}",
+            failure_reason=error.message,
+            only_if_unchanged=True,
         )
     return resource_apply_observation(resource, seen, only_if_unchanged=True) if seen else resource
 
