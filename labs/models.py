@@ -242,9 +242,16 @@ class CloudResource(models.Model):
         """Estimated cost so far: settled billing periods plus the one still open."""
         if not self.billing_started_at or not self.hourly_usd:
             return self.estimated_cost_usd
-        seconds = max(0.0, ((now or timezone.now()) - self.billing_started_at).total_seconds())
-        open_period = self.hourly_usd * Decimal(seconds) / Decimal(3600)
+        open_period = open_period_cost(
+            self.hourly_usd, self.billing_started_at, now or timezone.now()
+        )
         return (self.estimated_cost_usd + open_period).quantize(Decimal("0.0001"))
+
+
+def open_period_cost(hourly_usd: Decimal, billing_started_at, now) -> Decimal:
+    """What a billing period still open has cost by ``now``."""
+    seconds = max(0.0, (now - billing_started_at).total_seconds())
+    return hourly_usd * Decimal(seconds) / Decimal(3600)
 
 
 class ResourceEvent(models.Model):

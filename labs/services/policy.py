@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.conf import settings as django_settings
 from django.db.models import Sum
+from django.utils import timezone
 
 from labs.cloud import pricing, regions
 from labs.models import (
@@ -13,6 +14,7 @@ from labs.models import (
     CloudAccount,
     CloudResource,
     LabSettings,
+    open_period_cost,
 )
 from portal.models import Cohort
 
@@ -42,6 +44,7 @@ def lab_settings_for(cohort: Cohort) -> LabSettings:
     """The cohort's lab settings, created on first use pointing at localcloud."""
     existing = LabSettings.objects.filter(cohort=cohort).select_related("account").first()
     if existing:
+        existing.cohort = cohort  # Already read by the caller; saves a query per launch.
         return existing
     account, _ = CloudAccount.objects.get_or_create(
         name="localcloud",
@@ -64,10 +67,16 @@ def cohort_spend(cohort: Cohort) -> Decimal:
     settled = CloudResource.objects.filter(cohort=cohort).aggregate(
         total=Sum("estimated_cost_usd")
     )["total"] or Decimal("0")
-    running = CloudResource.objects.filter(cohort=cohort, billing_started_at__isnull=False).only(
-        "hourly_usd", "billing_started_at", "estimated_cost_usd"
+    # Read as plain values: in a class-wide launch every launch asks this while up to a
+    # whole cohort of jobs is billing.
+    open_periods = CloudResource.objects.filter(
+        cohort=cohort, billing_started_at__isnull=False, hourly_usd__gt=0
+    ).values_list("hourly_usd", "billing_started_at")
+    now = timezone.now()
+    return settled + sum(
+        (open_period_cost(hourly, started, now) for hourly, started in open_periods),
+        Decimal("0"),
     )
-    return settled + sum((r.accrued_cost() - r.estimated_cost_usd for r in running), Decimal("0"))
 
 
 def check_region(lab_settings: LabSettings, region: str) -> str:

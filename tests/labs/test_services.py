@@ -1,9 +1,12 @@
 """Launch rules enforced below the views: by the services and the database."""
 
 import threading
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from labs.models import CloudResource
 from labs.services import labs as lab_services
@@ -78,3 +81,26 @@ def test_a_stopped_notebook_is_started_again_not_made_twice(learner, cloud_lab_s
             learner=learner, lab_settings=cloud_lab_settings, region="us-east-1",
             instance_type="ml.t3.medium",
         )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_launch_is_refused_once_the_cohort_has_spent_its_budget(
+    learner, other_learner, cloud_lab_settings
+):
+    # Another learner's job has been billing for ten hours at $1/hour, and an earlier,
+    # finished one cost $0.50: the cohort has spent $10.50.
+    started = timezone.now() - timedelta(hours=10)
+    _row(other_learner, cloud_lab_settings, cloud_name="long-job", hourly_usd=Decimal("1"),
+         billing_started_at=started)  # fmt: skip
+    _row(other_learner, cloud_lab_settings, cloud_name="old-job", state="completed",
+         estimated_cost_usd=Decimal("0.50"))  # fmt: skip
+    notebook = {
+        "learner": learner, "lab_settings": cloud_lab_settings, "region": "us-east-1",
+        "instance_type": "ml.t3.medium",
+    }  # fmt: skip
+    cloud_lab_settings.budget_usd = Decimal("10.40")
+    with pytest.raises(LaunchRefusedError, match=r"used its budget \(\$10\.50 of \$10\.40\)"):
+        lab_services.lab_launch_notebook(**notebook)
+    assert not CloudResource.objects.filter(owner=learner).exists()
+    cloud_lab_settings.budget_usd = Decimal("10.60")
+    assert lab_services.lab_launch_notebook(**notebook).state == "requested"
