@@ -338,6 +338,8 @@ def test_an_unchanged_status_poll_costs_at_most_one_query(
 def test_a_cards_poll_token_names_its_owner_and_nothing_else(
     learner, other_learner, cohort, lab_settings, django_assert_num_queries
 ):
+    from urllib.parse import quote
+
     from labs.poll_tokens import poll_token
 
     mine = _resource(learner, cohort, lab_settings, state="provisioning")
@@ -349,6 +351,9 @@ def test_a_cards_poll_token_names_its_owner_and_nothing_else(
     url = f"/labs/resources/{mine.pk}/status/?v={mine.version}&t={token}"
     with django_assert_num_queries(0):
         assert anonymous.get(url).status_code == 304
+    # As the card writes it: percent-encoded.
+    encoded = f"/labs/resources/{mine.pk}/status/?v={mine.version}&t={quote(token, safe='')}"
+    assert anonymous.get(encoded).status_code == 304
     stale = f"/labs/resources/{mine.pk}/status/?v=0&t={token}"
     assert "Provisioning" in anonymous.get(stale).content.decode()
     # The token opens only its own resource; a forged one opens nothing.
