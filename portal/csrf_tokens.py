@@ -31,18 +31,12 @@ def _random_places(count: int) -> list[int]:
     return places[:count]
 
 
-def _has_valid_secret(secret: str | None) -> bool:
-    return (
-        secret is not None
-        and len(secret) == CSRF_SECRET_LENGTH
-        and all(char in _PLACE for char in secret)
-    )
-
-
 def masked_csrf_token(request: HttpRequest) -> str:
     """The token for this request's forms; Django's own path when the secret is new."""
+    # CsrfViewMiddleware puts the browser's secret here only once it has checked its
+    # length and characters (a malformed cookie is replaced by a new secret).
     secret = request.META.get("CSRF_COOKIE")
-    if not _has_valid_secret(secret):
+    if not secret:
         return get_token(request)  # Makes the secret and sends its cookie.
     mask = _random_places(CSRF_SECRET_LENGTH)
     shifted = (

@@ -33,7 +33,7 @@ from collections import OrderedDict
 
 import redis
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisSerializer
 from django.core.signals import request_finished, request_started
 
 logger = logging.getLogger(__name__)
@@ -69,16 +69,18 @@ class _Shared:
         self.value = value
 
 
-def _decode(raw: bytes):
-    """What Django's Redis serializer wrote: an integer as its digits, anything else
-    pickled. A pickle of protocol 2 or later starts with 0x80, so most reads skip the
-    failed int() that Django's own loads tries first."""
-    if raw[:1] != b"\x80":
-        try:
-            return int(raw)
-        except ValueError:
-            pass
-    return pickle.loads(raw)
+class PickleFirstSerializer(RedisSerializer):
+    """Django's Redis serializer (an integer as its digits, anything else pickled),
+    reading a pickle without first trying int() on it: a pickle of protocol 2 or later
+    starts with 0x80, and the failed int() cost every read an exception."""
+
+    def loads(self, data):
+        if data[:1] != b"\x80":
+            try:
+                return int(data)
+            except ValueError:
+                pass
+        return pickle.loads(data)
 
 
 RECONNECT_PAUSE_SECONDS = 1.0
@@ -232,7 +234,8 @@ class NearRedisCache(RedisCache):
     """RedisCache whose ``get`` answers from the process's copy when it can.
 
     OPTIONS (beside RedisCache's own): NEAR_MAX_ENTRIES (2000), NEAR_MAX_AGE (60 s),
-    NEAR_MAX_BYTES per value (256 KiB).
+    NEAR_MAX_BYTES per value (256 KiB). Its serializer is PickleFirstSerializer unless
+    OPTIONS names another.
     """
 
     def __init__(self, server, params):
@@ -241,6 +244,7 @@ class NearRedisCache(RedisCache):
         max_entries = int(options.pop("NEAR_MAX_ENTRIES", 2000))
         max_age = float(options.pop("NEAR_MAX_AGE", 60))
         max_bytes = int(options.pop("NEAR_MAX_BYTES", 256 * 1024))
+        options.setdefault("serializer", PickleFirstSerializer)
         params["OPTIONS"] = options
         super().__init__(server, params)
         # Keys are "<KEY_PREFIX>:<version>:<key>"; track exactly this cache's keys.
@@ -254,15 +258,16 @@ class NearRedisCache(RedisCache):
 
     def get(self, key, default=None, version=None):
         key = self.make_and_validate_key(key, version=version)
+        loads = self._cache._serializer.loads
         kept, epoch = self._near.lookup(key)
         if kept is not None:
-            return kept.value if type(kept) is _Shared else _decode(kept)
+            return kept.value if type(kept) is _Shared else loads(kept)
         client = self._cache.get_client(key)
         with client.pipeline(transaction=False) as pipe:
             raw, ttl_ms = pipe.get(key).pttl(key).execute()
         if raw is None:
             return default
-        value = _decode(raw)
+        value = loads(raw)
         if epoch is not None:
             kept = _Shared(value) if _shareable(value) else raw
             self._near.keep(key, kept, len(raw), ttl_ms, epoch)
