@@ -5,6 +5,7 @@ import contextlib
 import logging
 
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -39,6 +40,7 @@ def resource_transition(
     state: str | None = None,
     message: str = "",
     only_if_unchanged: bool = False,
+    mirrors_cloud: bool = False,
     **fields,
 ) -> CloudResource:
     """Save ``fields`` (and ``state``) on the row, bump its version and record an event
@@ -47,6 +49,9 @@ def resource_transition(
     ``only_if_unchanged``: write only if the row is still the version ``resource`` was
     read at; otherwise write nothing and hand back the row as it is now. For what was
     seen a while after the row was read, which a newer write must win over.
+
+    ``mirrors_cloud``: the write only records what the cloud said, so it may commit
+    without waiting for the disk (``cloud_mirror_transaction``).
     """
     old_state, old_status, read_version = resource.state, resource.cloud_status, resource.version
     if state is not None:
@@ -58,17 +63,41 @@ def resource_transition(
     rows = CloudResource.objects.filter(pk=resource.pk)
     if only_if_unchanged:
         rows = rows.filter(version=read_version)
-    if not rows.update(**fields):
-        resource.refresh_from_db()
-        return resource
-    resource.refresh_from_db(fields=["version", "updated_at"])
+    # The row and its timeline line commit together: one commit (one WAL flush) instead
+    # of two, and no reader ever sees the new state without its sentence.
+    with cloud_mirror_transaction() if mirrors_cloud else transaction.atomic():
+        if not rows.update(**fields):
+            resource.refresh_from_db()
+            return resource
+        resource.refresh_from_db(fields=["version", "updated_at"])
+        changed = resource.state != old_state or resource.cloud_status != old_status
+        if changed or message:
+            ResourceEvent.objects.create(
+                resource=resource,
+                state=resource.state,
+                cloud_status=resource.cloud_status,
+                message=message or f"Now {resource.get_state_display().lower()}.",
+            )
     remember_version(resource.pk, resource.owner_id, resource.version)
-    changed = resource.state != old_state or resource.cloud_status != old_status
-    if changed or message:
-        ResourceEvent.objects.create(
-            resource=resource,
-            state=resource.state,
-            cloud_status=resource.cloud_status,
-            message=message or f"Now {resource.get_state_display().lower()}.",
-        )
     return resource
+
+
+@contextlib.contextmanager
+def cloud_mirror_transaction():
+    """An atomic block for writes that only record what the cloud said; when it is the
+    outermost one, its commit returns before its WAL reaches the disk.
+
+    A database crash can lose the last fraction of a second of such writes (it never
+    corrupts anything), and the next refresh, or the resubmit sweep, reads the cloud
+    again and writes them anew. In a class-wide launch they are most of the commits,
+    and each one waiting for a disk flush of its own made every other commit (a
+    learner's launch among them) queue behind it. A learner's own requests (launch,
+    stop, delete) still wait for the disk, and so does any block this one is nested in.
+    """
+    connection = transaction.get_connection()
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield

@@ -12,7 +12,11 @@ from labs import drivers
 from labs.cloud import naming
 from labs.cloud.errors import CloudError
 from labs.models import HELD, CloudResource, LabSettings
-from labs.services.events import remember_version, resource_transition
+from labs.services.events import (
+    cloud_mirror_transaction,
+    remember_version,
+    resource_transition,
+)
 from labs.services.observation import Observation
 from labs.services.policy import LaunchRefusedError, plan_launch
 from labs.services.queueing import enqueue_after_commit
@@ -137,19 +141,26 @@ def _held(learner, cohort, lab: str, kind: str, region: str) -> CloudResource | 
 def resource_claim_for_submit(resource_id: int) -> CloudResource | None:
     """Move a requested (or stale submitting) resource to submitting; None if another
     state means there is nothing to submit any more."""
-    claimed = CloudResource.objects.filter(
-        pk=resource_id, state__in=(State.REQUESTED, State.SUBMITTING)
-    ).update(
-        state=State.SUBMITTING, submit_attempts=F("submit_attempts") + 1, version=F("version") + 1
-    )
-    if not claimed:
-        return None
-    resource = CloudResource.objects.select_related("account", "parent", "cohort").get(
-        pk=resource_id
-    )
+    # One commit for the claim and its timeline line; the resubmit sweep redoes it
+    # should a database crash lose it.
+    with cloud_mirror_transaction():
+        claimed = CloudResource.objects.filter(
+            pk=resource_id, state__in=(State.REQUESTED, State.SUBMITTING)
+        ).update(
+            state=State.SUBMITTING,
+            submit_attempts=F("submit_attempts") + 1,
+            version=F("version") + 1,
+        )
+        if not claimed:
+            return None
+        resource = CloudResource.objects.select_related("account", "parent", "cohort").get(
+            pk=resource_id
+        )
+        if resource.submit_attempts == 1:
+            resource.events.create(
+                state=State.SUBMITTING, message="Sending the request to the cloud."
+            )
     remember_version(resource.pk, resource.owner_id, resource.version)
-    if resource.submit_attempts == 1:
-        resource.events.create(state=State.SUBMITTING, message="Sending the request to the cloud.")
     return resource
 
 
@@ -249,6 +260,7 @@ def resource_apply_observation(
         state=seen.state,
         message=seen.message,
         only_if_unchanged=only_if_unchanged,
+        mirrors_cloud=True,
         **fields,
     )
 
