@@ -466,6 +466,15 @@ class TrainingJobDriver(JobDriver):
             ]
             if new:
                 seen[resource.pk] = self._progress(resource, new)
+            elif resource.state in FINISHED:
+                # Read after the cloud said it finished, with nothing new: its last lines
+                # came in an earlier read, while it still showed as training.
+                seen[resource.pk] = Observation(
+                    state=resource.state,
+                    cloud_status=resource.cloud_status,
+                    secondary_status=resource.secondary_status,
+                    details={"log_final": True},
+                )
         return seen
 
     def _progress(self, resource, lines) -> Observation:
