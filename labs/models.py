@@ -105,9 +105,15 @@ _LIVE_STATES = ("requested", "submitting", "provisioning", "running", "ready", "
 # A learner holds at most one resource of a kind per lab and region while it is live, or,
 # for a notebook, while it can still be started again. The database enforces it, so two
 # clicks racing each other make one resource.
+_RESTARTABLE_KIND, _RESTARTABLE_STATES = "notebook", ("stopped", "failed")
 HELD = models.Q(state__in=_LIVE_STATES) | models.Q(
-    kind="notebook", state__in=("stopped", "failed")
+    kind=_RESTARTABLE_KIND, state__in=_RESTARTABLE_STATES
 )
+
+
+def is_held(kind: str, state: str) -> bool:
+    """``HELD`` for a row already read."""
+    return state in _LIVE_STATES or (kind == _RESTARTABLE_KIND and state in _RESTARTABLE_STATES)
 
 
 class CloudResource(models.Model):

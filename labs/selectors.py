@@ -1,29 +1,46 @@
 """Read queries for lab pages. Every lookup is scoped to who is asking."""
 
-from django.db.models import Count
+from dataclasses import dataclass
+
+from django.db.models import Count, OuterRef, Subquery
 from django.http import Http404
 
-from labs.models import CloudResource, LabCheck, LabPreference
+from labs.models import CloudResource, LabCheck, LabPreference, LabSettings
 from portal.models import Cohort, Enrolment
 
 
-def cohort_for_learner(user) -> Cohort | None:
-    """The cohort whose labs this user works in (their earliest enrolment)."""
+@dataclass(frozen=True)
+class LearnerLabs:
+    cohort: Cohort
+    lab_settings: LabSettings | None  # None until the cohort's first lab request
+    chosen_region: str | None  # None until the learner picks one
+
+
+def learner_labs(user) -> LearnerLabs | None:
+    """The cohort whose labs this user works in (their earliest enrolment), its lab
+    settings and the region they picked, in one query: every lab request starts here."""
+    chosen = LabPreference.objects.filter(
+        user=OuterRef("user_id"), cohort=OuterRef("cohort_id")
+    ).values("region")[:1]
     enrolment = (
         Enrolment.objects.filter(user=user)
-        .select_related("cohort")
+        .select_related("cohort__lab_settings__account")
+        .annotate(chosen_region=Subquery(chosen))
         .order_by("enrolled_at")
         .first()
     )
-    return enrolment.cohort if enrolment else None
+    if enrolment is None:
+        return None
+    cohort = enrolment.cohort
+    try:
+        lab_settings = cohort.lab_settings
+    except LabSettings.DoesNotExist:
+        lab_settings = None
+    return LearnerLabs(cohort, lab_settings, enrolment.chosen_region)
 
 
-def region_for_learner(*, user, cohort: Cohort, allowed: list[str]) -> str:
-    chosen = (
-        LabPreference.objects.filter(user=user, cohort=cohort)
-        .values_list("region", flat=True)
-        .first()
-    )
+def region_within(chosen: str | None, allowed: list[str]) -> str:
+    """The learner's region if the cohort still allows it, else the cohort's first."""
     if chosen in allowed:
         return chosen
     return allowed[0] if allowed else "us-east-1"

@@ -35,14 +35,12 @@ def _lab_or_404(lab: str) -> str:
 
 
 def _learner_context(request):
-    cohort = selectors.cohort_for_learner(request.user)
-    if cohort is None:
+    labs = selectors.learner_labs(request.user)
+    if labs is None:
         raise PermissionDenied("You are not enrolled in a cohort, so you cannot launch labs yet.")
-    lab_settings = lab_settings_for(cohort)
-    region = selectors.region_for_learner(
-        user=request.user, cohort=cohort, allowed=lab_settings.allowed_regions
-    )
-    return cohort, lab_settings, region
+    lab_settings = labs.lab_settings or lab_settings_for(labs.cohort)
+    region = selectors.region_within(labs.chosen_region, lab_settings.allowed_regions)
+    return labs.cohort, lab_settings, region
 
 
 def _lab_page_context(request, lab):

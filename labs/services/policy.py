@@ -104,24 +104,24 @@ def check_instance_type(lab_settings: LabSettings, instance_type: str) -> str:
 
 
 def plan_launch(
-    *, learner, lab_settings: LabSettings, kind: str, region: str, instance_type: str = ""
+    *,
+    lab_settings: LabSettings,
+    kind: str,
+    region: str,
+    instance_type: str = "",
+    live_billable: int = 0,
 ) -> LaunchPlan:
-    """Everything that must hold before a launch is accepted; raises with a sentence."""
+    """Everything that must hold before a launch is accepted; raises with a sentence.
+    ``live_billable``: how many billable resources the learner has live in the cohort."""
     check_region(lab_settings, region)
     hourly = Decimal("0")
     if kind in BILLABLE_KINDS:
         check_instance_type(lab_settings, instance_type)
         hourly = pricing.hourly_price(instance_type, region)
-        active = CloudResource.objects.filter(
-            owner=learner,
-            cohort=lab_settings.cohort,
-            kind__in=BILLABLE_KINDS,
-            state__in=CloudResource.LIVE_STATES,
-        ).count()
-        if active >= lab_settings.max_active_per_learner:
+        if live_billable >= lab_settings.max_active_per_learner:
             raise LaunchRefusedError(
-                f"You already have {active} running resources, the most your cohort allows "
-                f"({lab_settings.max_active_per_learner}). Stop or delete one first."
+                f"You already have {live_billable} running resources, the most your cohort "
+                f"allows ({lab_settings.max_active_per_learner}). Stop or delete one first."
             )
         spend = cohort_spend(lab_settings.cohort)
         if spend >= lab_settings.budget_usd:

@@ -11,14 +11,14 @@ from django.utils import timezone
 from labs import drivers
 from labs.cloud import naming
 from labs.cloud.errors import CloudError
-from labs.models import HELD, CloudResource, LabSettings
+from labs.models import HELD, CloudResource, LabSettings, is_held
 from labs.services.events import (
     cloud_mirror_transaction,
     remember_version,
     resource_transition,
 )
 from labs.services.observation import Observation
-from labs.services.policy import LaunchRefusedError, plan_launch
+from labs.services.policy import BILLABLE_KINDS, LaunchRefusedError, plan_launch
 from labs.services.queueing import enqueue_after_commit
 
 # How long a launch form's second click still means "the same launch".
@@ -26,6 +26,7 @@ LAUNCH_KEY_WINDOW = timedelta(minutes=10)
 
 logger = logging.getLogger(__name__)
 State = CloudResource.State
+LIVE_STATES = CloudResource.LIVE_STATES
 
 
 def resource_launch(
@@ -50,22 +51,23 @@ def resource_launch(
     from labs.tasks import resource_submit_task
 
     cohort = lab_settings.cohort
-    launched = _launched_from_form(learner, kind, launch_key)
+    mine = _learner_rows(learner, cohort)
+    launched = _launched_from_form(mine, kind, launch_key)
     if launched:
         return launched
-    held = _held(learner, cohort, lab, kind, region)
+    held = _held(learner, cohort, lab, kind, region, among=mine)
     if held:
         return held
     plan = plan_launch(
-        learner=learner,
         lab_settings=lab_settings,
         kind=kind,
         region=region,
         instance_type=instance_type,
+        live_billable=sum(
+            1 for row in mine if row["kind"] in BILLABLE_KINDS and row["state"] in LIVE_STATES
+        ),
     )
-    attempt = (
-        1 + CloudResource.objects.filter(owner=learner, cohort=cohort, lab=lab, kind=kind).count()
-    )
+    attempt = 1 + sum(1 for row in mine if row["lab"] == lab and row["kind"] == kind)
     name = cloud_name or naming.resource_name(
         kind=kind, cohort_slug=cohort.slug, user_id=learner.pk, lab=lab, attempt=attempt
     )
@@ -107,29 +109,54 @@ def resource_launch(
     return resource
 
 
-def _launched_from_form(learner, kind: str, launch_key: str) -> CloudResource | None:
+def _learner_rows(learner, cohort) -> list[dict]:
+    """The learner's rows in the cohort, newest first, as the few values a launch decides
+    on: one query rather than one per question (the same form? one held already? which
+    attempt? how many running?), which in a class-wide launch all wait their turn."""
+    return list(
+        CloudResource.objects.filter(owner=learner, cohort=cohort)
+        .order_by("-created_at")
+        .values("pk", "lab", "kind", "region", "state", "launch_key", "created_at")
+    )
+
+
+def _launched_from_form(mine: list[dict], kind: str, launch_key: str) -> CloudResource | None:
     """A resource this launch form made moments ago (a page left open for longer and
     clicked again launches anew)."""
     if not launch_key:
         return None
-    return CloudResource.objects.filter(
-        owner=learner,
-        kind=kind,
-        launch_key=launch_key,
-        created_at__gte=timezone.now() - LAUNCH_KEY_WINDOW,
-    ).first()
+    since = timezone.now() - LAUNCH_KEY_WINDOW
+    for row in mine:
+        if row["kind"] == kind and row["launch_key"] == launch_key and row["created_at"] >= since:
+            return CloudResource.objects.get(pk=row["pk"])
+    return None
 
 
-def _held(learner, cohort, lab: str, kind: str, region: str) -> CloudResource | None:
-    """The learner's live resource for this lab, kind and region, if any. A stopped or
-    failed notebook still counts: it is started again rather than made twice."""
-    held = (
-        CloudResource.objects.filter(
-            HELD, owner=learner, cohort=cohort, lab=lab, kind=kind, region=region
+def _held(
+    learner, cohort, lab: str, kind: str, region: str, among: list[dict] | None = None
+) -> CloudResource | None:
+    """The learner's live resource for this lab, kind and region, if any (looked for
+    ``among`` the rows already read, if given). A stopped or failed notebook still
+    counts: it is started again rather than made twice."""
+    if among is None:
+        held = (
+            CloudResource.objects.filter(
+                HELD, owner=learner, cohort=cohort, lab=lab, kind=kind, region=region
+            )
+            .order_by("-created_at")
+            .first()
         )
-        .order_by("-created_at")
-        .first()
-    )
+    else:
+        pk = next(
+            (
+                row["pk"]
+                for row in among
+                if (row["lab"], row["kind"], row["region"]) == (lab, kind, region)
+                and is_held(row["kind"], row["state"])
+            ),
+            None,
+        )
+        held = CloudResource.objects.get(pk=pk) if pk else None
     if held and held.state not in CloudResource.LIVE_STATES:
         raise LaunchRefusedError(
             f"You already have the {held.get_kind_display().lower()} {held.cloud_name} "
