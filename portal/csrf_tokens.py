@@ -12,6 +12,7 @@ every answer still carries a different token for the same secret, and
 ``CsrfViewMiddleware`` accepts it (tests/curriculum/test_page_cache.py).
 """
 
+import operator
 import secrets
 
 from django.http import HttpRequest
@@ -19,16 +20,28 @@ from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH, get_t
 
 _ALPHABET = CSRF_ALLOWED_CHARS
 _PLACE = {char: place for place, char in enumerate(_ALPHABET)}
-# Bytes at or above this bound are skipped so that every character is equally likely.
+# Bytes at or above this bound are dropped so that every character is equally likely.
 _UNBIASED_BELOW = 256 - 256 % len(_ALPHABET)
+# Random bytes become mask characters in one C call (bytes.translate), rejected ones
+# deleted on the way.
+_BYTE_TO_CHAR = bytes(
+    ord(_ALPHABET[byte % len(_ALPHABET)]) if byte < _UNBIASED_BELOW else 0 for byte in range(256)
+)
+_REJECTED_BYTES = bytes(range(_UNBIASED_BELOW, 256))
+# A secret character shifted by a mask character, looked up by the two as one string.
+_SHIFTED = {
+    char + shift: _ALPHABET[(_PLACE[char] + _PLACE[shift]) % len(_ALPHABET)]
+    for char in _ALPHABET
+    for shift in _ALPHABET
+}
 
 
-def _random_places(count: int) -> list[int]:
-    places: list[int] = []
-    while len(places) < count:
-        drawn = secrets.token_bytes(2 * count)
-        places += [byte % len(_ALPHABET) for byte in drawn if byte < _UNBIASED_BELOW]
-    return places[:count]
+def _random_mask(length: int) -> str:
+    mask = ""
+    while len(mask) < length:
+        drawn = secrets.token_bytes(2 * length)
+        mask += drawn.translate(_BYTE_TO_CHAR, _REJECTED_BYTES).decode("ascii")
+    return mask[:length]
 
 
 def masked_csrf_token(request: HttpRequest) -> str:
@@ -38,9 +51,5 @@ def masked_csrf_token(request: HttpRequest) -> str:
     secret = request.META.get("CSRF_COOKIE")
     if not secret:
         return get_token(request)  # Makes the secret and sends its cookie.
-    mask = _random_places(CSRF_SECRET_LENGTH)
-    shifted = (
-        _ALPHABET[(_PLACE[char] + shift) % len(_ALPHABET)]
-        for char, shift in zip(secret, mask, strict=True)
-    )
-    return "".join(_ALPHABET[place] for place in mask) + "".join(shifted)
+    mask = _random_mask(CSRF_SECRET_LENGTH)
+    return mask + "".join(map(_SHIFTED.__getitem__, map(operator.add, secret, mask)))

@@ -104,3 +104,23 @@ def test_a_launch_is_refused_once_the_cohort_has_spent_its_budget(
     assert not CloudResource.objects.filter(owner=learner).exists()
     cloud_lab_settings.budget_usd = Decimal("10.60")
     assert lab_services.lab_launch_notebook(**notebook).state == "requested"
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_writes_that_mirror_the_cloud_commit_without_waiting_for_the_disk():
+    from labs.services.events import cloud_mirror_transaction
+
+    with cloud_mirror_transaction():
+        assert _synchronous_commit() == "off"
+    # The setting lasts for that transaction only: the next one waits for the disk.
+    with transaction.atomic():
+        assert _synchronous_commit() == "on"
+        # Nested in a block of someone else's (a learner's request), it changes nothing.
+        with cloud_mirror_transaction():
+            assert _synchronous_commit() == "on"
