@@ -128,7 +128,7 @@ def _launched_from_form(mine: list[dict], kind: str, launch_key: str) -> CloudRe
     since = timezone.now() - LAUNCH_KEY_WINDOW
     for row in mine:
         if row["kind"] == kind and row["launch_key"] == launch_key and row["created_at"] >= since:
-            return CloudResource.objects.get(pk=row["pk"])
+            return CloudResource.objects.filter(pk=row["pk"]).first()
     return None
 
 
@@ -156,7 +156,7 @@ def _held(
             ),
             None,
         )
-        held = CloudResource.objects.get(pk=pk) if pk else None
+        held = CloudResource.objects.filter(pk=pk).first() if pk else None
     if held and held.state not in CloudResource.LIVE_STATES:
         raise LaunchRefusedError(
             f"You already have the {held.get_kind_display().lower()} {held.cloud_name} "
