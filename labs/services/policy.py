@@ -108,8 +108,8 @@ def plan_launch(
     lab_settings: LabSettings,
     kind: str,
     region: str,
+    live_billable: int,
     instance_type: str = "",
-    live_billable: int = 0,
 ) -> LaunchPlan:
     """Everything that must hold before a launch is accepted; raises with a sentence.
     ``live_billable``: how many billable resources the learner has live in the cohort."""

@@ -11,7 +11,7 @@ from django.utils import timezone
 from labs import drivers
 from labs.cloud import naming
 from labs.cloud.errors import CloudError
-from labs.models import HELD, CloudResource, LabSettings, is_held
+from labs.models import CloudResource, LabSettings, is_held
 from labs.services.events import (
     cloud_mirror_transaction,
     remember_version,
@@ -26,7 +26,6 @@ LAUNCH_KEY_WINDOW = timedelta(minutes=10)
 
 logger = logging.getLogger(__name__)
 State = CloudResource.State
-LIVE_STATES = CloudResource.LIVE_STATES
 
 
 def resource_launch(
@@ -55,7 +54,7 @@ def resource_launch(
     launched = _launched_from_form(mine, kind, launch_key)
     if launched:
         return launched
-    held = _held(learner, cohort, lab, kind, region, among=mine)
+    held = _held(mine, lab, kind, region)
     if held:
         return held
     plan = plan_launch(
@@ -64,7 +63,9 @@ def resource_launch(
         region=region,
         instance_type=instance_type,
         live_billable=sum(
-            1 for row in mine if row["kind"] in BILLABLE_KINDS and row["state"] in LIVE_STATES
+            1
+            for row in mine
+            if row["kind"] in BILLABLE_KINDS and row["state"] in CloudResource.LIVE_STATES
         ),
     )
     attempt = 1 + sum(1 for row in mine if row["lab"] == lab and row["kind"] == kind)
@@ -98,7 +99,7 @@ def resource_launch(
     except IntegrityError:
         # A concurrent click got there first (same lab and region, or the same
         # deterministic name): use what it made.
-        held = _held(learner, cohort, lab, kind, region)
+        held = _held(_learner_rows(learner, cohort), lab, kind, region)
         if held:
             return held
         raise LaunchRefusedError(
@@ -132,31 +133,19 @@ def _launched_from_form(mine: list[dict], kind: str, launch_key: str) -> CloudRe
     return None
 
 
-def _held(
-    learner, cohort, lab: str, kind: str, region: str, among: list[dict] | None = None
-) -> CloudResource | None:
-    """The learner's live resource for this lab, kind and region, if any (looked for
-    ``among`` the rows already read, if given). A stopped or failed notebook still
-    counts: it is started again rather than made twice."""
-    if among is None:
-        held = (
-            CloudResource.objects.filter(
-                HELD, owner=learner, cohort=cohort, lab=lab, kind=kind, region=region
-            )
-            .order_by("-created_at")
-            .first()
-        )
-    else:
-        pk = next(
-            (
-                row["pk"]
-                for row in among
-                if (row["lab"], row["kind"], row["region"]) == (lab, kind, region)
-                and is_held(row["kind"], row["state"])
-            ),
-            None,
-        )
-        held = CloudResource.objects.filter(pk=pk).first() if pk else None
+def _held(mine: list[dict], lab: str, kind: str, region: str) -> CloudResource | None:
+    """The learner's live resource for this lab, kind and region, if any. A stopped or
+    failed notebook still counts: it is started again rather than made twice."""
+    pk = next(
+        (
+            row["pk"]
+            for row in mine
+            if (row["lab"], row["kind"], row["region"]) == (lab, kind, region)
+            and is_held(row["kind"], row["state"])
+        ),
+        None,
+    )
+    held = CloudResource.objects.filter(pk=pk).first() if pk else None
     if held and held.state not in CloudResource.LIVE_STATES:
         raise LaunchRefusedError(
             f"You already have the {held.get_kind_display().lower()} {held.cloud_name} "
