@@ -12,6 +12,9 @@ import numpy as np
 
 from tests.fixtures.localcloud import ROLE_ARN
 
+# boto3 waiters polling every second (their default is up to 60 s between looks).
+FAST_WAIT = {"Delay": 1, "MaxAttempts": 120}
+
 # What sagemaker.image_uris.retrieve("xgboost", region, "1.7-1") returns.
 XGBOOST_IMAGES = {
     "us-east-1": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",

@@ -10,6 +10,7 @@ import pytest
 
 from tests.fixtures.localcloud import start_localcloud
 from tests.localcloud.support import (
+    FAST_WAIT,
     classification_data,
     make_bucket,
     to_csv,
@@ -19,7 +20,6 @@ from tests.localcloud.support import (
 )
 
 REGION = "us-east-1"
-FAST_WAIT = {"Delay": 1, "MaxAttempts": 120}
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 from tests.fixtures.localcloud import ROLE_ARN
 from tests.localcloud.support import (
+    FAST_WAIT,
     XGBOOST_IMAGES,
     classification_data,
     make_bucket,
@@ -17,7 +18,6 @@ from tests.localcloud.support import (
 )
 
 REGION = "us-east-1"
-FAST_WAIT = {"Delay": 1, "MaxAttempts": 120}
 
 
 @pytest.fixture(scope="module")

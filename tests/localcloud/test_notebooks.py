@@ -12,10 +12,9 @@ from botocore.exceptions import ClientError
 
 from tests.fixtures.localcloud import ROLE_ARN
 from tests.localcloud.jupyter import run_cell, split_presigned
-from tests.localcloud.support import make_bucket, unique, wait_for
+from tests.localcloud.support import FAST_WAIT, make_bucket, unique, wait_for
 
 REGION = "eu-west-1"
-FAST_WAIT = {"Delay": 1, "MaxAttempts": 120}
 
 
 def _create(sagemaker, name):

@@ -7,6 +7,7 @@ import pytest
 import xgboost as xgb
 
 from tests.localcloud.support import (
+    FAST_WAIT,
     XGBOOST_IMAGES,
     classification_data,
     make_bucket,
@@ -18,7 +19,6 @@ from tests.localcloud.support import (
 )
 
 REGION = "eu-west-1"
-FAST_WAIT = {"Delay": 1, "MaxAttempts": 120}
 
 
 @pytest.fixture(scope="module")
