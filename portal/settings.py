@@ -183,6 +183,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Beat: refresh what is active, re-send launches a lost message left behind, expire.
 LABS_REFRESH_SECONDS = env_int("LABS_REFRESH_SECONDS", 5, minimum=1)
 LABS_RESUBMIT_AFTER_SECONDS = env_int("LABS_RESUBMIT_AFTER_SECONDS", 600, minimum=1)
+LABS_FOLLOWUP_AFTER_SECONDS = env_int("LABS_FOLLOWUP_AFTER_SECONDS", 60, minimum=1)
 CELERY_BEAT_SCHEDULE: dict = {
     "refresh-active-resources": {
         "task": "labs.tasks.resource_refresh_all_task",

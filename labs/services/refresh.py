@@ -8,7 +8,9 @@ whose status or modification time moved since we last looked.
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import Q
+from django.utils import timezone
 
 from labs import drivers
 from labs.models import CloudAccount, CloudResource
@@ -51,7 +53,12 @@ def resource_refresh_group(*, account_id: int, region: str, kind: str) -> Refres
     # Every active row was created after this, so older history stays off the pages.
     since = min(r.created_at for r in rows) - timedelta(minutes=5)
     summaries = driver.list_summaries(account.connection(), region, since)
+    followup_lost_before = timezone.now() - timedelta(seconds=settings.LABS_FOLLOWUP_AFTER_SECONDS)
     for resource in rows:
+        if driver.needs_followup(resource) and resource.updated_at > followup_lost_before:
+            # Its follow-up task (a bucket's data upload) is queued or running: looking
+            # now would only race it, and in a class-wide launch upload the data twice.
+            continue
         resource.account = account
         summary = summaries.get(resource.cloud_name)
         unchanged = (
@@ -82,7 +89,8 @@ def resource_refresh_group(*, account_id: int, region: str, kind: str) -> Refres
             resource.progress_done,
         ):
             report.changed += 1
-        # An upload whose task was lost is finished here, the task's way.
+        # An upload whose task was lost (LABS_FOLLOWUP_AFTER_SECONDS ago) is finished
+        # here, the task's way.
         resource_followup_row(resource)
     by_id = {resource.pk: resource for resource in rows}
     for resource_id, seen in driver.follow(account.connection(), region, rows).items():
