@@ -147,6 +147,40 @@ class Stack:
             subprocess.run(["rm", "-rf", str(self.tmp)], check=False)
 
 
+def cpu_seconds_by_role(stack: Stack) -> Counter:
+    """CPU seconds used so far by each process group the stack started (its children
+    that already ended included), by PostgreSQL, by Redis and by this process (the load
+    generator). Linux only (read from /proc); empty elsewhere."""
+    roles = {process.pid: label for label, process, _ in stack.processes}
+    ticks_per_second = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    used: Counter = Counter()
+    if not os.path.isdir("/proc"):
+        return used
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat_file:
+                stat = stat_file.read()
+        except OSError:  # ended meanwhile
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        # After the name: state, ppid, pgrp, ..., utime, stime, cutime, cstime (13-16).
+        fields = stat[stat.rindex(")") + 2 :].split()
+        own, ended_children = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+        if int(entry) == os.getpid():
+            used["load generator (this process)"] += own / ticks_per_second
+            continue
+        role = roles.get(int(fields[2]))
+        if role is None and name == "postgres":
+            role = "postgresql"
+        elif role is None and name.startswith("redis-server"):
+            role = "redis"
+        if role is not None:
+            used[role] += (own + ended_children) / ticks_per_second
+    return used
+
+
 def flush_redis(url: str) -> None:
     import redis
 

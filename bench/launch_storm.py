@@ -406,6 +406,29 @@ WAVE_HEADERS = [
 ]
 
 
+def cpu_report(storms: list[dict]) -> str:
+    """CPU used during each wave (click to the last learner seeing the status), per
+    launch and by process; the sum over the machine's CPUs is the least time the wave
+    could take if nothing ever waited."""
+    waves = [(s["n"], label, used) for s in storms for label, used in s["cpu"].items()]
+    if not any(used for _, _, used in waves):
+        return "\n(CPU by process: not measured, /proc is missing)"
+    roles = sorted({role for _, _, used in waves for role in used})
+    cpus = os.cpu_count() or 1
+    rows = [[role, *(used[role] * 1000 / n for n, _, used in waves)] for role in roles]
+    totals = [sum(used.values()) for _, _, used in waves]
+    rows.append(
+        ["all", *(total * 1000 / n for (n, _, _), total in zip(waves, totals, strict=True))]
+    )
+    rows.append([f"all, s of {cpus} CPUs", *(total / cpus for total in totals)])
+    return (
+        "\nCPU used during each wave, ms per launch (the last row: the wave's total CPU\n"
+        f"  spread over {cpus} CPUs, the least time it could take). localcloud includes the\n"
+        "  training it does, at lower priority, once jobs start.\n"
+        + common.table(["process", *(label for _, label, _ in waves)], rows)
+    )
+
+
 def wait_for_ready_buckets(cohort, timeout: float) -> None:
     from labs.models import CloudResource
 
@@ -501,14 +524,14 @@ VERIFY_HEADERS = [
 ]
 
 
-def storm(port: int, n: int, args, refresher_log: Path, label: str) -> dict:
+def storm(stack, port: int, n: int, args, refresher_log: Path, label: str) -> dict:
     from labs.models import CloudResource
     from labs.services.policy import lab_settings_for
 
     cohort, learners = make_learners(n, label.lower().replace("=", ""))
     account = lab_settings_for(cohort).account
     asyncio.run(open_lab_pages(port, learners))
-    results: dict = {"n": n, "label": label, "waves": [], "clicks": {}}
+    results: dict = {"n": n, "label": label, "waves": [], "clicks": {}, "cpu": {}}
 
     def bucket_form(learner):
         return {"bucket_name": learner.bucket_name}
@@ -525,9 +548,13 @@ def storm(port: int, n: int, args, refresher_log: Path, label: str) -> dict:
 
     began = time.time()
     for lab, form in (("storage", bucket_form), ("training", training_form)):
+        cpu_before = common.cpu_seconds_by_role(stack)
         t0, clicks = asyncio.run(wave(port, learners, lab, form, args))
+        wave_label = f"{label} L{1 if lab == 'storage' else 3}"
+        results["cpu"][wave_label] = common.cpu_seconds_by_role(stack)
+        results["cpu"][wave_label].subtract(cpu_before)
         results["clicks"][lab] = clicks
-        row, _ = wave_row(f"{label} L{1 if lab == 'storage' else 3}", t0, clicks)
+        row, _ = wave_row(wave_label, t0, clicks)
         results["waves"].append(row)
         problems = [c for c in clicks if c.outcome not in ("visible",)]
         for c in problems[:3]:
@@ -853,7 +880,7 @@ def main() -> int:
             runs.insert(0, (args.warm_up, "warm-up"))
         for n, label in runs:
             print(f"storm {label} ({n} learners) ...", flush=True)
-            storms.append(storm(port, n, args, refresher_log, label))
+            storms.append(storm(stack, port, n, args, refresher_log, label))
             print(f"  done at {time.monotonic() - began:.0f}s", flush=True)
         stack.stop(refresher_process)
 
@@ -866,6 +893,7 @@ def main() -> int:
             f"  Every {args.double_click_every}th learner double-clicks (two POSTs at once)."
         )
         report.append(common.table(WAVE_HEADERS, [w for s in storms for w in s["waves"]]))
+        report.append(cpu_report(storms))
         for s in storms:
             jobs = " ".join(f"{k}:{v}" for k, v in sorted(s["jobs"].items()))
             report.append(
