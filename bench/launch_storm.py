@@ -312,7 +312,7 @@ async def wave(port: int, learners: list[Learner], lab: str, form, args) -> tupl
         click.post_status = [a.status for a in answers]
         if any(a.status != 200 for a in answers):
             click.outcome = "refused"
-            click.detail = next(a.text for a in answers if a.status != 200)[:300]
+            click.detail = next(f"{a.status} {a.text[:300]}" for a in answers if a.status != 200)
             return click
         # htmx swaps the answer (the region's cards) into the page: no reload.
         cards = parse_cards(answers[0].text)
@@ -406,6 +406,17 @@ WAVE_HEADERS = [
 ]
 
 
+def database_sessions() -> int:
+    """Connections made to the benchmark's database so far (PostgreSQL's statistics, which
+    a backend reports within a second)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("select pg_stat_clear_snapshot()")
+        cursor.execute("select sessions from pg_stat_database where datname = current_database()")
+        return cursor.fetchone()[0]
+
+
 def cpu_report(storms: list[dict]) -> str:
     """CPU used during each wave (click to the last learner seeing the status), per
     launch and by process; the sum over the machine's CPUs is the least time the wave
@@ -421,6 +432,8 @@ def cpu_report(storms: list[dict]) -> str:
         ["all", *(total * 1000 / n for (n, _, _), total in zip(waves, totals, strict=True))]
     )
     rows.append([f"all, s of {cpus} CPUs", *(total / cpus for total in totals)])
+    sessions = [s["sessions"][label] / s["n"] for s in storms for label in s["cpu"]]
+    rows.append(["database connections opened per launch", *sessions])
     return (
         "\nCPU used during each wave, ms per launch (the last row: the wave's total CPU\n"
         f"  spread over {cpus} CPUs, the least time it could take). localcloud includes the\n"
@@ -531,7 +544,7 @@ def storm(stack, port: int, n: int, args, refresher_log: Path, label: str) -> di
     cohort, learners = make_learners(n, label.lower().replace("=", ""))
     account = lab_settings_for(cohort).account
     asyncio.run(open_lab_pages(port, learners))
-    results: dict = {"n": n, "label": label, "waves": [], "clicks": {}, "cpu": {}}
+    results: dict = {"n": n, "label": label, "waves": [], "clicks": {}, "cpu": {}, "sessions": {}}
 
     def bucket_form(learner):
         return {"bucket_name": learner.bucket_name}
@@ -548,11 +561,12 @@ def storm(stack, port: int, n: int, args, refresher_log: Path, label: str) -> di
 
     began = time.time()
     for lab, form in (("storage", bucket_form), ("training", training_form)):
-        cpu_before = common.cpu_seconds_by_role(stack)
+        cpu_before, sessions_before = common.cpu_seconds_by_role(stack), database_sessions()
         t0, clicks = asyncio.run(wave(port, learners, lab, form, args))
         wave_label = f"{label} L{1 if lab == 'storage' else 3}"
         results["cpu"][wave_label] = common.cpu_seconds_by_role(stack)
         results["cpu"][wave_label].subtract(cpu_before)
+        results["sessions"][wave_label] = database_sessions() - sessions_before
         results["clicks"][lab] = clicks
         row, _ = wave_row(wave_label, t0, clicks)
         results["waves"].append(row)

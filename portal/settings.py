@@ -180,6 +180,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 150, minimum=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's own Django fix-up then closes a task's database connection only every 2000th
+# task; portal/celery.py drops it sooner when it failed or is older than CONN_MAX_AGE.
+CELERY_DB_REUSE_MAX = 1000
 # Beat: refresh what is active, re-send launches a lost message left behind, expire.
 LABS_REFRESH_SECONDS = env_int("LABS_REFRESH_SECONDS", 5, minimum=1)
 LABS_RESUBMIT_AFTER_SECONDS = env_int("LABS_RESUBMIT_AFTER_SECONDS", 600, minimum=1)
