@@ -26,9 +26,9 @@ def _make_embedded_queue_folders(sender, **kwargs):
 
 # Celery's Django fix-up closes the database connection before and after every task unless
 # CELERY_DB_REUSE_MAX is set (settings.py sets it), so each task paid for a new PostgreSQL
-# backend; in a class-wide launch that was about 1.5 new connections per launch. Instead,
-# as Django does around each web request, a connection is dropped only when it has
-# failed or is older than CONN_MAX_AGE.
+# backend: in a class-wide launch, more than one per launch. Instead, as Django does
+# around each web request, a connection is dropped when it has failed or is older than
+# CONN_MAX_AGE, and health-checked before reuse (a restarted database fails no task).
 task_prerun.connect(lambda **kwargs: close_old_connections(), weak=False)
 task_postrun.connect(lambda **kwargs: close_old_connections(), weak=False)
 

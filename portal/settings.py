@@ -76,7 +76,11 @@ _default_sqlite = f"sqlite:///{EMBEDDED_DIR / 'db.sqlite3'}"
 _database_url = env_url(
     "DATABASE_URL", _default_sqlite, schemes=("postgres", "postgresql", "sqlite")
 )
-DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+# Connections are kept for a minute; before one is reused (once per request or task that
+# queries), a cheap check replaces it if the database restarted meanwhile.
+DATABASES = {
+    "default": dj_database_url.parse(_database_url, conn_max_age=60, conn_health_checks=True)
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite cannot create the folder its file lives in; the first command would fail.
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
@@ -180,7 +184,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 150, minimum=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Celery's own Django fix-up then closes a task's database connection only every 2000th
+# Celery's own Django fix-up then closes a task's database connection only every 1000th
 # task; portal/celery.py drops it sooner when it failed or is older than CONN_MAX_AGE.
 CELERY_DB_REUSE_MAX = 1000
 # Beat: refresh what is active, re-send launches a lost message left behind, expire.

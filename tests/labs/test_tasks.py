@@ -5,6 +5,7 @@ import signal
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from labs import tasks
@@ -162,3 +163,22 @@ def test_worker_killed_mid_launch_leaves_exactly_one_resource(
         stop_worker(survivor)
     assert CloudResource.objects.filter(owner=learner).count() == 1
     assert _bucket_count(localcloud, final.cloud_name) == 1
+
+
+def test_a_database_restart_between_tasks_fails_no_task(tmp_path):
+    # The worker keeps its database connection from one task to the next; when the
+    # database restarts meanwhile, that connection is dead.
+    worker = start_worker(log_path=tmp_path / "worker.log")
+    try:
+        for _ in range(6):  # each worker process has run a task, so holds a connection
+            tasks.resource_resubmit_stale_task.delay().get(timeout=30)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "select pg_terminate_backend(pid) from pg_stat_activity"
+                " where datname = current_database() and pid <> pg_backend_pid()"
+            )
+        # then the next tasks reconnect rather than fail
+        for _ in range(6):
+            assert tasks.resource_resubmit_stale_task.delay().get(timeout=30) == 0
+    finally:
+        stop_worker(worker)
