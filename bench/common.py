@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import re
 import shlex
@@ -67,6 +68,7 @@ class Stack:
     processes: list[tuple[str, subprocess.Popen, Path]] = field(default_factory=list)
     databases: list[str] = field(default_factory=list)
     redis_dbs: list[str] = field(default_factory=list)
+    locks: list = field(default_factory=list)
     keep_logs: bool = False
 
     def __enter__(self) -> Stack:
@@ -118,7 +120,22 @@ class Stack:
         return f"postgres://postgres@127.0.0.1:5432/{name}"
 
     def use_redis_db(self, url: str) -> str:
-        """A Redis database of our own (its keys are flushed at start and at the end)."""
+        """A Redis database of our own (its keys are flushed at start and at the end).
+
+        Two runs of one benchmark would share it, and the first to end would flush the
+        other's queue and caches in mid-run: the second run refuses to start instead.
+        """
+        lock_path = Path(tempfile.gettempdir()) / f"bench-redis-{_slug(url)}.lock"
+        lock = open(lock_path, "w")  # noqa: SIM115 (held until close())
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            raise RuntimeError(
+                f"{url} is in use by another benchmark run on this machine; "
+                "run one at a time (they share the CPUs, too)."
+            ) from None
+        self.locks.append(lock)
         flush_redis(url)
         self.redis_dbs.append(url)
         return url
@@ -143,8 +160,15 @@ class Stack:
             with contextlib.suppress(Exception):
                 flush_redis(url)
         self.redis_dbs.clear()
+        for lock in self.locks:
+            lock.close()  # releases the lock
+        self.locks.clear()
         if not self.keep_logs:
             subprocess.run(["rm", "-rf", str(self.tmp)], check=False)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")
 
 
 def cpu_seconds_by_role(stack: Stack) -> Counter:
