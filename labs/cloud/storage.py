@@ -200,14 +200,14 @@ def _md5(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
-def _remote_etag(s3: Any, bucket: str, key: str) -> str | None:
-    try:
-        answer = s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if is_not_found(exc):
-            return None
-        raise translate(exc, action="s3:GetObject") from exc
-    return str(answer.get("ETag", "")).strip('"')
+def _remote_etags(s3: Any, bucket: str, prefix: str) -> dict[str, str]:
+    """{key: ETag} of the objects under ``prefix``: one listing for the whole data set,
+    rather than a HEAD per file (the prefix holds a few files, so one page)."""
+    etags: dict[str, str] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            etags[item["Key"]] = str(item.get("ETag", "")).strip('"')
+    return etags
 
 
 def dataset_upload(
@@ -231,10 +231,11 @@ def dataset_upload(
         prefix += "/"
     uris: dict[str, str] = {}
     try:
+        there = _remote_etags(s3, bucket, prefix)
         for short_name, path in files.items():
             data = Path(path).read_bytes()
             key = f"{prefix}{Path(path).name}"
-            if _remote_etag(s3, bucket, key) != _md5(data):
+            if there.get(key) != _md5(data):
                 s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="text/csv")
             uris[short_name] = s3_uri(bucket, key)
     except ClientError as exc:
