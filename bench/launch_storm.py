@@ -23,8 +23,10 @@ For each N in --learners:
    compared with the cloud: lost or duplicated resources.
 
 Figures: time until all launches are answered / in the cloud / visible; click-to-visible
-p50/p99 (definitions printed); lost and duplicated resources; refresh calls per cycle per
-active resource while the storm runs. Then, in the same run:
+p50/p99 (definitions printed); the CPU each process used per launch during each wave, the
+least time the wave's CPU allows, and PostgreSQL connections opened per launch; lost and
+duplicated resources; refresh calls per cycle per active resource while the storm runs.
+Then, in the same run:
 
 - the queries and in-process time of each request a storm is made of (lab page, launch
   POST, status card), for one learner of the last storm's full-size cohort;
@@ -435,9 +437,9 @@ def cpu_report(storms: list[dict]) -> str:
     sessions = [s["sessions"][label] / s["n"] for s in storms for label in s["cpu"]]
     rows.append(["database connections opened per launch", *sessions])
     return (
-        "\nCPU used during each wave, ms per launch (the last row: the wave's total CPU\n"
-        f"  spread over {cpus} CPUs, the least time it could take). localcloud includes the\n"
-        "  training it does, at lower priority, once jobs start.\n"
+        "\nCPU used during each wave, ms per launch, by process ('all, s of N CPUs': the\n"
+        f"  wave's total CPU spread over {cpus} CPUs, the least time it could take; compare\n"
+        "  'all visible s'). localcloud includes the training it does, at lower priority.\n"
         + common.table(["process", *(label for _, label, _ in waves)], rows)
     )
 
