@@ -8,7 +8,7 @@ or object is a value (``exists=False``, ``None``), not an exception.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,18 +156,22 @@ def bucket_create(
     return Bucket(name=name, region=region, exists=True)
 
 
+def _listed(s3: Any, *, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+    """The objects under ``prefix`` as ListObjectsV2 lists them, page after page."""
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        yield from page.get("Contents", [])
+
+
 def object_keys(
     s3: Any, *, bucket: str, prefix: str = "", limit: int = MAX_LISTED_KEYS
 ) -> list[str]:
     """Keys under ``prefix`` (at most ``limit``); [] when the bucket does not exist."""
     keys: list[str] = []
     try:
-        paginator = s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                keys.append(item["Key"])
-                if len(keys) >= limit:
-                    return keys
+        for item in _listed(s3, bucket=bucket, prefix=prefix):
+            keys.append(item["Key"])
+            if len(keys) >= limit:
+                return keys
     except ClientError as exc:
         if is_not_found(exc):
             return []
@@ -203,11 +207,10 @@ def _md5(data: bytes) -> str:
 def _remote_etags(s3: Any, bucket: str, prefix: str) -> dict[str, str]:
     """{key: ETag} of the objects under ``prefix``: one listing for the whole data set,
     rather than a HEAD per file (the prefix holds a few files, so one page)."""
-    etags: dict[str, str] = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            etags[item["Key"]] = str(item.get("ETag", "")).strip('"')
-    return etags
+    return {
+        item["Key"]: str(item.get("ETag", "")).strip('"')
+        for item in _listed(s3, bucket=bucket, prefix=prefix)
+    }
 
 
 def dataset_upload(
