@@ -939,13 +939,8 @@ def main() -> int:
             f"URL in {args.rounds} interleaved rounds"
         )
         report.append(poll_table)
-        base = poll_results["bare /healthz"].rps
         for name in ("poll 304 (unchanged)", "poll 304 (no token)", "poll card (changed)"):
-            ratio = poll_results[name].rps / base
-            report.append(
-                f"{name}: {ratio:.2f} of the bare view "
-                f"({'meets' if ratio >= 0.9 else 'misses'} the 0.9 target)"
-            )
+            report.append(common.ratio_verdict(poll_results, name, "bare /healthz", 0.9))
         report.append("\nDatabase queries per poll (in-process, django.test.Client):")
         report.append(common.table(["poll", "status", "queries", "SQL"], query_rows))
 
