@@ -76,6 +76,16 @@ def resource_counts_in_other_regions(*, user, cohort: Cohort, region: str) -> li
     )
 
 
+def bucket_names_used(*, user, cohort: Cohort, region: str) -> set[str]:
+    """Every name the learner's buckets in this region have had, deleted ones included
+    (a row keeps its name for good)."""
+    return set(
+        CloudResource.objects.filter(
+            owner=user, cohort=cohort, kind=CloudResource.Kind.BUCKET, region=region
+        ).values_list("cloud_name", flat=True)
+    )
+
+
 def resource_latest(*, user, cohort: Cohort, lab: str, kind: str, region: str, states=None):
     """The learner's newest resource of this kind for a lab in a region (in ``states``)."""
     resources = CloudResource.objects.filter(

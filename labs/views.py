@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseNotModified
+from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -22,7 +22,7 @@ from labs.forms import BucketForm, InstanceTypeForm, RegionForm, TrainingForm, f
 from labs.models import CloudResource, Lab, LabCheck
 from labs.services import labs as lab_services
 from labs.services.events import version_cache_key
-from labs.services.policy import LaunchRefusedError, lab_settings_for
+from labs.services.policy import LaunchRefusedError, lab_settings_for, offered_instance_types
 from labs.services.resources import resource_request_action
 
 HTMX_STOP_POLLING = 286
@@ -65,11 +65,11 @@ def _lab_page_context(request, lab):
             user=request.user, cohort=cohort, region=region
         ),
         "check": selectors.lab_check_latest(user=request.user, cohort=cohort, lab=lab),
-        "instance_choices": _instance_choices(lab_settings),
+        "instance_choices": _instance_choices(lab_settings, lab),
         "training_form": TrainingForm(
             initial={"instance_type": lab_settings.training_instance_type}
         ),
-        "proposed_bucket": _proposed_bucket(request.user, cohort, region),
+        "proposed_bucket": _proposed_bucket(request.user, cohort, region, lab),
         "launch_key": _new_launch_key(),
         "lesson": lesson,
     }
@@ -80,20 +80,41 @@ def _lab_page_context(request, lab):
     return context
 
 
-def _proposed_bucket(user, cohort, region):
+def _proposed_bucket(user, cohort, region, lab):
+    """The first of the learner's proposed names not used yet in this region."""
     from labs.cloud import naming
 
-    return naming.proposed_bucket_name(
-        cohort_slug=cohort.slug, username=user.username, user_id=user.pk, region=region
-    )
+    if lab != Lab.STORAGE:
+        return ""
+    used = selectors.bucket_names_used(user=user, cohort=cohort, region=region)
+    attempt = 1
+    while True:
+        name = naming.proposed_bucket_name(
+            cohort_slug=cohort.slug,
+            username=user.username,
+            user_id=user.pk,
+            region=region,
+            attempt=attempt,
+        )
+        if name not in used:
+            return name
+        attempt += 1
 
 
-def _instance_choices(lab_settings):
+# The billed resource each lab's instance-type menu is for.
+_BILLED_KIND = {
+    Lab.NOTEBOOK: CloudResource.Kind.NOTEBOOK,
+    Lab.TRAINING: CloudResource.Kind.TRAINING_JOB,
+    Lab.TRANSFORM: CloudResource.Kind.TRANSFORM_JOB,
+}
+
+
+def _instance_choices(lab_settings, lab):
+    if lab not in _BILLED_KIND:
+        return []
     choices = []
-    for name in lab_settings.allowed_instance_types:
+    for name in offered_instance_types(lab_settings, _BILLED_KIND[lab]):
         gpu = pricing.is_gpu(name)
-        if gpu and not lab_settings.gpu_allowed:
-            continue
         price = pricing.hourly_price(name, "us-east-1")
         choices.append({"name": name, "gpu": gpu, "hourly": price})
     return choices
@@ -121,7 +142,6 @@ def region_select(request):
             learner=request.user, lab_settings=lab_settings, region=form.cleaned_data["region"]
         )
     except LaunchRefusedError as refusal:
-        messages.error(request, refusal.message)
         return render(
             request, "labs/refused.html", {"message": refusal.message, "lab": lab}, status=400
         )
@@ -286,8 +306,8 @@ def _poller_id(request, pk: int, token: str) -> int | None:
 @require_GET
 def resource_status(request, pk):
     """The poll target: 304 when the version is unchanged (one cache read), the card
-    when it changed (one indexed row and its last events), 286 once it rests (htmx
-    stops polling)."""
+    when it changed (one indexed row and its last events, for the owner's session only),
+    286 once it rests (htmx stops polling)."""
     query = _poll_query(request)
     user_id = _poller_id(request, pk, query.get("t", ""))
     if user_id is None:
@@ -301,6 +321,17 @@ def resource_status(request, pk):
     etag = f'"r{resource.pk}-v{resource.version}"'
     if request.headers.get("If-None-Match") == etag or known == str(resource.version):
         return HttpResponseNotModified()
+    # The card itself (its open-JupyterLab link above all) only for the owner's live
+    # session: the token alone, still valid after a logout or a password change, says
+    # no more than "unchanged".
+    if not (request.user.is_authenticated and request.user.pk == resource.owner_id):
+        if request.htmx:
+            return HttpResponse(
+                '<p class="error" role="alert">Your session has ended: reload the page and '
+                "log in again to see this resource's status.</p>",
+                status=HTMX_STOP_POLLING,
+            )
+        return redirect_to_login(request.get_full_path())
     waiting = query.get("open") == "1" and not resource.details.get("open_url")
     context = {"resource": resource, "waiting_for_url": waiting, "announce": True}
     response = render(request, "labs/partials/resource.html", context)

@@ -6,4 +6,9 @@ class PortalConfig(AppConfig):
     verbose_name = "Accounts and cohorts"
 
     def ready(self):
-        from portal import signals  # noqa: F401  (connects the receivers)
+        from portal import (
+            converters,
+            signals,  # noqa: F401  (connects the receivers)
+        )
+
+        converters.register()  # before any URLconf is read

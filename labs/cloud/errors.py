@@ -358,7 +358,10 @@ def _translate_client_error(exc: ClientError, action: str) -> CloudError:
             code=code,
         )
     if code == "BucketAlreadyOwnedByYou":
-        return PermanentCloudError("You already own a bucket with this name.", code=code)
+        return PermanentCloudError(
+            "A bucket with this name already exists in this cloud account; pick another name.",
+            code=code,
+        )
     if code == "InvalidBucketName":
         return PermanentCloudError(
             "The bucket name breaks S3's naming rules.",

@@ -78,13 +78,17 @@ def _slug(value: object, limit: int) -> str:
     return text[:limit].strip("-")
 
 
-def proposed_bucket_name(*, cohort_slug: str, username: str, user_id: int, region: str) -> str:
-    """A valid bucket name for this learner in this region, the same every time.
+def proposed_bucket_name(
+    *, cohort_slug: str, username: str, user_id: int, region: str, attempt: int = 1
+) -> str:
+    """A valid bucket name for this learner in this region, the same every time for the
+    same ``attempt`` (a learner who deleted their bucket gets the next attempt's name).
 
     Bucket names are global across all AWS accounts, so the name carries a hash of all the
     inputs; the region is part of it because a learner may have a bucket in each region.
     """
-    digest = _digest("bucket", cohort_slug, username, user_id, region)
+    extra = (attempt,) if attempt > 1 else ()  # The first attempt keeps its old name.
+    digest = _digest("bucket", cohort_slug, username, user_id, region, *extra)
     region_part = _slug(region, 16)
     # "lab-" + cohort + "-" + user + "-" + region + "-" + hash, within 63 characters.
     room = BUCKET_MAX - len("lab") - len(region_part) - len(digest) - 4

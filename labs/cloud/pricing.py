@@ -30,12 +30,14 @@ __all__ = [
     "hourly_price",
     "instance_type",
     "is_gpu",
+    "notebook_only",
 ]
 
 PRICES_AS_OF = "June 2025"
 PRICES_SOURCE = "AWS SageMaker AI pricing page, on-demand, us-east-1"
 
 FOUR_PLACES = Decimal("0.0001")
+BURSTABLE_PREFIXES = ("ml.t2.", "ml.t3.")
 CENTS = Decimal("0.01")
 
 
@@ -51,6 +53,11 @@ class InstanceType:
     @property
     def is_gpu(self) -> bool:
         return self.gpus > 0
+
+    @property
+    def notebook_only(self) -> bool:
+        """Burstable types: SageMaker offers them for notebook instances, not for jobs."""
+        return self.name.startswith(BURSTABLE_PREFIXES)
 
     @property
     def label(self) -> str:
@@ -122,6 +129,12 @@ def instance_type(name: str) -> InstanceType:
         return INSTANCE_TYPES[name]
     except KeyError:
         raise ValueError(f"The portal has no price for instance type {name}.") from None
+
+
+def notebook_only(name: str) -> bool:
+    """Whether SageMaker offers the type for notebook instances only (the burstable ones)."""
+    known = INSTANCE_TYPES.get(name)
+    return known.notebook_only if known is not None else name.startswith(BURSTABLE_PREFIXES)
 
 
 def is_gpu(name: str) -> bool:

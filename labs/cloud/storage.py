@@ -143,9 +143,11 @@ def bucket_create(
                 code="NoSuchBucket",
             )
         if actual != region:
+            # The account may be shared by a whole cohort: the bucket need not be this
+            # learner's, so neither its owner nor its region is named.
             raise PermanentCloudError(
-                f"You already own a bucket named {name}, but it is in {actual}, not {region}. "
-                "Switch to that region, or pick another name.",
+                f"A bucket named {name} already exists in this cloud account, in another "
+                "region. Bucket names are unique across all regions, so pick another name.",
                 code="BucketInOtherRegion",
             )
     if tags:

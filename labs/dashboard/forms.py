@@ -65,7 +65,8 @@ class LabSettingsForm(forms.Form):
     gpu_allowed = forms.BooleanField(
         required=False,
         label="Allow GPU instance types",
-        help_text="GPU instances cost several times more; they are off unless you opt in.",
+        help_text="GPU instances cost several times more. The GPU types ticked above are "
+        "offered to learners only while this is on.",
     )
     notebook_instance_type = forms.ChoiceField(
         choices=_instance_choices, label="Default notebook instance type"
@@ -135,31 +136,23 @@ class LabSettingsForm(forms.Form):
     def clean(self):
         data = super().clean()
         allowed = data.get("allowed_instance_types") or []
-        if allowed and not data.get("gpu_allowed"):
-            gpus = [name for name in allowed if pricing.is_gpu(name)]
-            if gpus:
-                self.add_error(
-                    "allowed_instance_types",
-                    f"{', '.join(gpus)} {'is a GPU type' if len(gpus) == 1 else 'are GPU types'}"
-                    ': tick "Allow GPU instance types" to offer '
-                    f"{'it' if len(gpus) == 1 else 'them'}, or untick "
-                    f"{'it' if len(gpus) == 1 else 'them'}.",
-                )
-        for name in (
-            "notebook_instance_type",
-            "training_instance_type",
-            "transform_instance_type",
-        ):
+        for name in DEFAULT_TYPE_FIELDS:
             value = data.get(name)
             if not value or "allowed_instance_types" not in data:
                 continue
             if value not in allowed:
                 self.add_error(name, f"{value} is not among the allowed instance types above.")
-            elif name != "notebook_instance_type" and value.startswith("ml.t3."):
+            elif name != "notebook_instance_type" and pricing.notebook_only(value):
                 self.add_error(
                     name,
                     f"{value} is a burstable type that SageMaker offers for notebooks only; "
                     "pick another type for jobs.",
+                )
+            elif pricing.is_gpu(value) and not data.get("gpu_allowed"):
+                self.add_error(
+                    name,
+                    f'{value} is a GPU type and GPU types are off: tick "Allow GPU instance '
+                    'types", or pick a CPU type as the default.',
                 )
         return data
 

@@ -122,10 +122,28 @@ def cohort_live(request, cohort_id):
 # --- CSV -------------------------------------------------------------------------------
 
 
-def _csv_response(filename: str) -> tuple[HttpResponse, csv.writer]:
+# A spreadsheet runs a cell that starts with one of these as a formula.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class _SpreadsheetSafeWriter:
+    """csv.writer whose text cells cannot run as formulas when the instructor opens the
+    file: learner names and failure reasons are text other people wrote."""
+
+    def __init__(self, out):
+        self._writer = csv.writer(out)
+
+    def writerow(self, row) -> None:
+        self._writer.writerow(
+            [f"'{cell}" if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS) else cell
+             for cell in row]
+        )  # fmt: skip
+
+
+def _csv_response(filename: str) -> tuple[HttpResponse, _SpreadsheetSafeWriter]:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response, csv.writer(response)
+    return response, _SpreadsheetSafeWriter(response)
 
 
 @require_GET

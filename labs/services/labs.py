@@ -4,10 +4,13 @@ from django.db import transaction
 
 from labs.models import CloudResource, Lab, LabCheck, LabPreference, LabSettings
 from labs.selectors import resource_latest
-from labs.services.events import resource_transition
-from labs.services.policy import LaunchRefusedError, check_region
+from labs.services.policy import LaunchRefusedError, check_region, check_target
 from labs.services.queueing import enqueue_after_commit
-from labs.services.resources import resource_launch, resource_request_action
+from labs.services.resources import (
+    resource_delete_when_settled,
+    resource_launch,
+    resource_request_action,
+)
 
 Kind = CloudResource.Kind
 State = CloudResource.State
@@ -21,9 +24,40 @@ def learner_set_region(*, learner, lab_settings: LabSettings, region: str) -> st
     return region
 
 
+def _check_bucket_name_is_free(learner, lab_settings: LabSettings, region: str, name: str):
+    """S3 bucket names are unique across every region, while our rows are unique per
+    region: refuse a name the cohort's account already uses in another region before the
+    cloud does, and without saying whose it is when it is not the learner's."""
+    check_region(lab_settings, region)  # A refused region is the first thing to say.
+    rows = (
+        CloudResource.objects.filter(
+            account=lab_settings.account, kind=Kind.BUCKET, cloud_name=name
+        )
+        .exclude(region=region)
+        .exclude(state=State.DELETED)
+        # A failed launch the cloud never answered made no bucket.
+        .exclude(state=State.FAILED, cloud_status="")
+        .values_list("owner_id", "region")
+    )
+    regions_by_owner = dict(rows)
+    if not regions_by_owner:
+        return
+    if learner.pk in regions_by_owner:
+        elsewhere = regions_by_owner[learner.pk]
+        raise LaunchRefusedError(
+            f"You already have a bucket named {name} in {elsewhere}. Bucket names are "
+            f"unique across all regions: switch to {elsewhere}, or pick another name."
+        )
+    raise LaunchRefusedError(
+        f"The bucket name {name} is already used in your cohort's cloud account. Bucket "
+        "names are unique across all regions, so pick another name."
+    )
+
+
 def lab_launch_bucket(
     *, learner, lab_settings: LabSettings, region: str, bucket_name: str, launch_key: str = ""
 ):
+    _check_bucket_name_is_free(learner, lab_settings, region, bucket_name)
     bucket = resource_launch(
         learner=learner,
         lab_settings=lab_settings,
@@ -97,6 +131,29 @@ def lab_launch_training(
     )
 
 
+def _retire_model_of_an_older_job(learner, lab_settings: LabSettings, region: str, job):
+    """A learner who retrained wants their newest job's model: the model they hold from an
+    older job is deleted (models cost nothing), so that a new one is made."""
+    model = resource_latest(
+        user=learner,
+        cohort=lab_settings.cohort,
+        lab=Lab.TRANSFORM,
+        kind=Kind.MODEL,
+        region=region,
+        states=CloudResource.LIVE_STATES,
+    )
+    if (
+        model is not None
+        and model.params.get("training_job") != job.cloud_name
+        and "delete" in model.available_actions
+    ):
+        resource_request_action(
+            resource=model,
+            action="delete",
+            message=f"Replaced by a model of your newer training job {job.cloud_name}.",
+        )
+
+
 @transaction.atomic
 def lab_launch_transform(
     *, learner, lab_settings: LabSettings, region: str, instance_type: str, launch_key: str = ""
@@ -114,7 +171,16 @@ def lab_launch_transform(
             f"Batch transform needs a model, and you have no completed training job in {region}. "
             "Finish Lab 3 in this region first."
         )
+    # Checked before the model row is made, so a refused type leaves nothing behind.
+    check_target(lab_settings, kind=Kind.TRANSFORM_JOB, region=region, instance_type=instance_type)
     bucket = job.params.get("bucket", "")
+    # The job's parent is the bucket it trained from (lab_launch_training).
+    if job.parent is None or job.parent.state != State.READY:
+        raise LaunchRefusedError(
+            f"Batch transform reads the test data and the model from your bucket {bucket}, "
+            "which is no longer there. Do Lab 1 again, retrain in Lab 3, then come back."
+        )
+    _retire_model_of_an_older_job(learner, lab_settings, region, job)
     model = resource_launch(
         learner=learner,
         lab_settings=lab_settings,
@@ -155,11 +221,7 @@ def lab_cleanup(*, learner, lab_settings: LabSettings, lab: str, region: str) ->
         owner=learner, cohort=lab_settings.cohort, lab=lab
     ).exclude(state__in=(State.DELETED, State.DELETING))
     for resource in live:
-        try:
-            resource_request_action(resource=resource, action="delete")
-        except LaunchRefusedError:
-            # Not deletable in its state (e.g. still submitting): the check retries.
-            resource_transition(resource, message="Clean-up asked; will delete once it settles.")
+        resource_delete_when_settled(resource)
     return lab_check_request(
         learner=learner,
         lab_settings=lab_settings,

@@ -89,18 +89,44 @@ def check_region(lab_settings: LabSettings, region: str) -> str:
     return region
 
 
-def check_instance_type(lab_settings: LabSettings, instance_type: str) -> str:
-    if instance_type not in lab_settings.allowed_instance_types:
-        raise LaunchRefusedError(
-            f"The instance type {instance_type!r} is not allowed in your cohort. "
-            f"Allowed: {', '.join(lab_settings.allowed_instance_types)}."
-        )
-    if pricing.is_gpu(instance_type) and not lab_settings.gpu_allowed:
+def offered_instance_types(lab_settings: LabSettings, kind: str) -> list[str]:
+    """The allowed types a learner may pick for ``kind``: GPU types only while the cohort
+    has GPUs on, and burstable types for notebook instances only (jobs cannot use them)."""
+    return [
+        name
+        for name in lab_settings.allowed_instance_types
+        if (lab_settings.gpu_allowed or not pricing.is_gpu(name))
+        and (kind == CloudResource.Kind.NOTEBOOK or not pricing.notebook_only(name))
+    ]
+
+
+def check_instance_type(lab_settings: LabSettings, instance_type: str, kind: str) -> str:
+    offered = offered_instance_types(lab_settings, kind)
+    if instance_type in offered:
+        return instance_type
+    if instance_type in lab_settings.allowed_instance_types and pricing.is_gpu(instance_type):
         raise LaunchRefusedError(
             f"{instance_type} is a GPU instance type and your instructor has not turned GPUs "
             "on for this cohort. Use a CPU type, or ask your instructor."
         )
-    return instance_type
+    if instance_type in lab_settings.allowed_instance_types:  # burstable, for a job
+        raise LaunchRefusedError(
+            f"{instance_type} is a burstable type that SageMaker offers for notebook instances "
+            "only; pick another type for training and batch transform jobs."
+        )
+    raise LaunchRefusedError(
+        f"The instance type {instance_type!r} is not allowed in your cohort. "
+        f"Pick one of: {', '.join(offered) or 'none (ask your instructor)'}."
+    )
+
+
+def check_target(lab_settings: LabSettings, *, kind: str, region: str, instance_type: str):
+    """Whether the cohort allows this region and instance type at all: checked first, so
+    that a second click with a type the cohort refuses is told so, even while the
+    learner's first resource is still running."""
+    check_region(lab_settings, region)
+    if kind in BILLABLE_KINDS:
+        check_instance_type(lab_settings, instance_type, kind)
 
 
 def plan_launch(
@@ -111,12 +137,12 @@ def plan_launch(
     live_billable: int,
     instance_type: str = "",
 ) -> LaunchPlan:
-    """Everything that must hold before a launch is accepted; raises with a sentence.
+    """Everything that must hold before a launch is accepted: the region and type
+    (``check_target``), the learner's limit and the cohort's budget; raises with a sentence.
     ``live_billable``: how many billable resources the learner has live in the cohort."""
-    check_region(lab_settings, region)
+    check_target(lab_settings, kind=kind, region=region, instance_type=instance_type)
     hourly = Decimal("0")
     if kind in BILLABLE_KINDS:
-        check_instance_type(lab_settings, instance_type)
         hourly = pricing.hourly_price(instance_type, region)
         if live_billable >= lab_settings.max_active_per_learner:
             raise LaunchRefusedError(

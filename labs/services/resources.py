@@ -18,7 +18,7 @@ from labs.services.events import (
     resource_transition,
 )
 from labs.services.observation import Observation
-from labs.services.policy import BILLABLE_KINDS, LaunchRefusedError, plan_launch
+from labs.services.policy import BILLABLE_KINDS, LaunchRefusedError, check_target, plan_launch
 from labs.services.queueing import enqueue_after_commit
 
 # How long a launch form's second click still means "the same launch".
@@ -49,6 +49,7 @@ def resource_launch(
     """
     from labs.tasks import resource_submit_task
 
+    check_target(lab_settings, kind=kind, region=region, instance_type=instance_type)
     cohort = lab_settings.cohort
     mine = _learner_rows(learner, cohort)
     launched = _launched_from_form(mine, kind, launch_key)
@@ -271,13 +272,45 @@ def resource_apply_observation(
     if seen.details:
         fields["details"] = {**resource.details, **seen.details}
     fields.update(_billing_changes(resource, seen))
-    return resource_transition(
+    resource = resource_transition(
         resource,
         state=seen.state,
         message=seen.message,
         only_if_unchanged=only_if_unchanged,
         mirrors_cloud=True,
         **fields,
+    )
+    return _delete_if_cleanup_waits(resource)
+
+
+# Set on a row that a lab's clean-up could not delete yet (the cloud had not answered).
+DELETE_WHEN_SETTLED = "delete_when_settled"
+
+
+def resource_delete_when_settled(resource: CloudResource) -> CloudResource:
+    """Delete now if the resource's state allows it; otherwise as soon as the cloud's
+    answer makes it deletable (``resource_apply_observation``), so that a clean-up
+    clicked during a launch still leaves nothing billing."""
+    if "delete" in resource.available_actions:
+        return resource_request_action(
+            resource=resource, action="delete", message="The lab's clean-up deletes it."
+        )
+    return resource_transition(
+        resource,
+        message="Clean-up asked; it will be deleted as soon as the cloud has answered.",
+        details={**resource.details, DELETE_WHEN_SETTLED: True},
+    )
+
+
+def _delete_if_cleanup_waits(resource: CloudResource) -> CloudResource:
+    if not resource.details.get(DELETE_WHEN_SETTLED) or "delete" not in resource.available_actions:
+        return resource
+    # Billable resources go at once; a bucket first finishes its upload, so that the
+    # upload task does not fail against a bucket deleted under it.
+    if resource.kind not in BILLABLE_KINDS and resource.state not in CloudResource.RESTING_STATES:
+        return resource
+    return resource_request_action(
+        resource=resource, action="delete", message="The lab's clean-up deletes it now."
     )
 
 

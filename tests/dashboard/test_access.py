@@ -132,3 +132,28 @@ def test_actions_need_a_csrf_token(cohort, instructor, lab_settings):
 def test_an_instructor_with_one_cohort_is_taken_straight_to_it(instructor_client, cohort):
     response = instructor_client.get("/dashboard/")
     assert response.status_code == 302 and response["Location"] == f"/dashboard/{cohort.pk}/"
+
+
+def test_an_id_too_large_for_the_database_is_a_404_from_the_url_alone(
+    instructor_client, cohort, learner, operation
+):
+    # SQLite (the embedded default) cannot even bind such a number in a foreign-key
+    # lookup; the URL must not let it through to a view.
+    from django.urls import Resolver404, resolve
+
+    huge = "9" * 20
+    gets, posts = _urls(cohort, learner, operation)
+    for url in gets + posts:
+        parts = url.split("/")
+        # Each id in the path in turn (ids of different tables may be equal).
+        for position in [i for i, part in enumerate(parts) if part.isdigit()]:
+            forged = "/".join(huge if i == position else p for i, p in enumerate(parts))
+            with pytest.raises(Resolver404):
+                resolve(forged)
+            answer = (
+                instructor_client.post(forged) if url in posts else instructor_client.get(forged)
+            )
+            assert answer.status_code == 404, forged
+    for forged in (f"/labs/resources/{huge}/status/", f"/labs/checks/{huge}/"):
+        with pytest.raises(Resolver404):
+            resolve(forged)

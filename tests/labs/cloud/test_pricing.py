@@ -14,6 +14,7 @@ from labs.cloud.pricing import (
     hourly_price,
     instance_type,
     is_gpu,
+    notebook_only,
 )
 
 
@@ -51,6 +52,11 @@ def test_gpu_detection() -> None:
     assert not is_gpu("ml.t3.medium")
     assert is_gpu("ml.p4d.24xlarge")  # not in the table: judged by its family
     assert not is_gpu("ml.r5.large")
+
+
+def test_burstable_types_are_for_notebooks_only() -> None:
+    assert notebook_only("ml.t3.medium") and notebook_only("ml.t2.large")  # t2: not in table
+    assert not notebook_only("ml.m5.large") and not notebook_only("ml.g4dn.xlarge")
 
 
 def test_hourly_price_in_us_east_1_is_the_table_price() -> None:
