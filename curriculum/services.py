@@ -75,7 +75,27 @@ def objective_set_ticked(*, user, lesson: Lesson, objective_key: str, ticked: bo
     return ticked
 
 
+class CompletedByCheckError(Exception):
+    """A lab's page is completed by passing its progress check, never by hand."""
+
+    message = "A lab counts as done when its Check my progress passes on the lab page."
+
+
 def lesson_set_completed(*, user, lesson: Lesson, completed: bool) -> bool:
+    """A learner marks a reading page complete (or undoes it)."""
+    if lesson.kind == Lesson.Kind.LAB:
+        raise CompletedByCheckError
+    return _record_completion(user=user, lesson=lesson, completed=completed)
+
+
+def lab_lesson_passed(*, user, lab: str) -> None:
+    """A passed progress check completes the lab's page."""
+    lesson = Lesson.objects.filter(kind=Lesson.Kind.LAB, lab=lab).first()
+    if lesson:
+        _record_completion(user=user, lesson=lesson, completed=True)
+
+
+def _record_completion(*, user, lesson: Lesson, completed: bool) -> bool:
     if completed:
         try:
             with transaction.atomic():

@@ -85,7 +85,10 @@ def lesson_complete(request, slug):
     on = _wants_on(request)
     if on is None:
         return HttpResponseBadRequest("Send on=1 to mark complete or on=0 to undo.")
-    services.lesson_set_completed(user=request.user, lesson=lesson, completed=on)
+    try:
+        services.lesson_set_completed(user=request.user, lesson=lesson, completed=on)
+    except services.CompletedByCheckError as refused:
+        return HttpResponseBadRequest(refused.message)
     if request.htmx:
         return render(
             request, "curriculum/partials/complete.html", {"lesson": lesson, "completed": on}

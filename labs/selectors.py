@@ -63,9 +63,12 @@ def resource_list_for_lab(*, user, cohort: Cohort, lab: str, region: str):
     )
 
 
-def resource_counts_in_other_regions(*, user, cohort: Cohort, region: str) -> list[dict]:
-    """Live resources elsewhere: the classic "my work is gone" is a region switch."""
-    return list(
+def resource_counts_in_other_regions(
+    *, user, cohort: Cohort, region: str, allowed_regions: list[str]
+) -> list[dict]:
+    """Live resources elsewhere: the classic "my work is gone" is a region switch. Each
+    group says whether its region can still be picked."""
+    groups = list(
         CloudResource.objects.filter(
             owner=user, cohort=cohort, state__in=CloudResource.LIVE_STATES
         )
@@ -73,6 +76,21 @@ def resource_counts_in_other_regions(*, user, cohort: Cohort, region: str) -> li
         .values("region")
         .annotate(count=Count("id"))
         .order_by("region")
+    )
+    for group in groups:
+        group["allowed"] = group["region"] in allowed_regions
+    return groups
+
+
+def resource_list_outside_regions(*, user, cohort: Cohort, lab: str, allowed_regions: list[str]):
+    """The lab's resources left in regions the cohort no longer offers: the region menu
+    cannot reach them, and they may still bill, so the page lists them to stop or delete."""
+    return (
+        CloudResource.objects.filter(owner=user, cohort=cohort, lab=lab)
+        .exclude(region__in=allowed_regions)
+        .exclude(state=CloudResource.State.DELETED)
+        .select_related("parent")
+        .order_by("region", "created_at")
     )
 
 

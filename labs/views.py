@@ -62,7 +62,18 @@ def _lab_page_context(request, lab):
             )
         ),
         "elsewhere": selectors.resource_counts_in_other_regions(
-            user=request.user, cohort=cohort, region=region
+            user=request.user,
+            cohort=cohort,
+            region=region,
+            allowed_regions=lab_settings.allowed_regions,
+        ),
+        "outside_regions": list(
+            selectors.resource_list_outside_regions(
+                user=request.user,
+                cohort=cohort,
+                lab=lab,
+                allowed_regions=lab_settings.allowed_regions,
+            )
         ),
         "check": selectors.lab_check_latest(user=request.user, cohort=cohort, lab=lab),
         "instance_choices": _instance_choices(lab_settings, lab),
@@ -142,21 +153,21 @@ def region_select(request):
             learner=request.user, lab_settings=lab_settings, region=form.cleaned_data["region"]
         )
     except LaunchRefusedError as refusal:
-        return render(
-            request, "labs/refused.html", {"message": refusal.message, "lab": lab}, status=400
-        )
+        context = {"message": refusal.message, "lab": lab, "heading": "Region not changed"}
+        return render(request, "labs/refused.html", context, status=400)
     messages.success(request, f"Region set to {region} ({regions.region_name(region)}).")
     return redirect("lab-page", lab=lab)
 
 
-def _refused(request, lab, message, status=400):
+def _refused(request, lab, message, status=400, heading="That didn't start"):
     if request.htmx:
         # 422 is the one client error the page swaps in, always into the message area.
         response = render(request, "labs/partials/error.html", {"message": message}, status=422)
         response["HX-Retarget"] = "#launch-error"
         response["HX-Reswap"] = "innerHTML"
         return response
-    return render(request, "labs/refused.html", {"message": message, "lab": lab}, status=status)
+    context = {"message": message, "lab": lab, "heading": heading}
+    return render(request, "labs/refused.html", context, status=status)
 
 
 def _launched(request, lab, cohort, resource):
@@ -266,7 +277,8 @@ def resource_action(request, pk, action):
         else:
             resource = resource_request_action(resource=resource, action=action)
     except LaunchRefusedError as refusal:
-        return _refused(request, resource.lab, refusal.message, status=409)
+        heading = "Nothing was changed" if action != "open" else "JupyterLab is not ready"
+        return _refused(request, resource.lab, refusal.message, status=409, heading=heading)
     if request.htmx:
         resource.refresh_from_db()
         return render(
@@ -361,7 +373,9 @@ def lab_check(request, lab):
             purpose=purpose,
         )
     else:
-        return _refused(request, lab, "Unknown request.")
+        return _refused(
+            request, lab, "Choose Check my progress or Clean up this lab.", heading="Not checked"
+        )
     if request.htmx:
         return render(request, "labs/partials/check.html", {"check": check})
     return redirect("lab-page", lab=lab)

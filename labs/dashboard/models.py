@@ -57,6 +57,8 @@ class CohortOperation(models.Model):
     # labs.cloud.inventory.CloudItem.as_dict() gives them.
     found = models.JSONField(default=list, blank=True)
     resources_touched = models.PositiveIntegerField(default=0)
+    # When an instructor sent what it found for deletion: once is enough.
+    deletion_requested_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -82,5 +84,6 @@ class CohortOperation(models.Model):
         return (
             self.kind in (self.Kind.SWEEP, self.Kind.TEARDOWN, self.Kind.TEARDOWN_LEARNER)
             and self.state == self.State.DONE
+            and self.deletion_requested_at is None
             and bool(self.live_found)
         )

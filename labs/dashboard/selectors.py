@@ -593,17 +593,19 @@ def dashboard_build(
         tick_times.append((user_id, at))
     _latest(last_seen, tick_times)
 
-    # The latest check per (learner, lab) decides: a "not yet" there means stuck.
+    # The latest progress check per (learner, lab) decides: a "not yet" there means
+    # stuck. A clean-up check says nothing of progress; it only shows the learner active.
     latest_check: dict[tuple[int, str], tuple[datetime, str]] = {}
     check_times = []
-    for user_id, lab, state, at in (
+    for user_id, lab, purpose, state, at in (
         LabCheck.objects.filter(cohort=cohort)
-        .values_list("user_id", "lab", "state")
+        .values_list("user_id", "lab", "purpose", "state")
         .annotate(last=Max("created_at"))
         .order_by()
     ):
         key = (user_id, lab)
-        if key not in latest_check or at > latest_check[key][0]:
+        progress = purpose == LabCheck.Purpose.PROGRESS
+        if progress and (key not in latest_check or at > latest_check[key][0]):
             latest_check[key] = (at, state)
         check_times.append((user_id, at))
     _latest(last_seen, check_times)

@@ -13,7 +13,7 @@ import logging
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from labs import drivers
@@ -378,13 +378,27 @@ def cohort_sweep_run(*, operation_id: int) -> CohortOperation | None:
     )
 
 
+_ALREADY_SENT_FOR_DELETION = (
+    "What this operation found has already been sent for deletion. Sweep again to see "
+    "what is left in the cloud."
+)
+
+
 def cohort_sweep_delete_request(*, source: CohortOperation, actor) -> CohortOperation:
     """Delete, in a task, the live resources a sweep (or teardown check) found."""
     from labs.dashboard.tasks import cohort_sweep_delete_task
 
+    if source.deletion_requested_at is not None:
+        raise ActionRefusedError(_ALREADY_SENT_FOR_DELETION)
     if not source.can_delete_found:
         raise ActionRefusedError("There is nothing found by this operation left to delete.")
     with transaction.atomic():
+        # One deletion per finding, however many clicks or tabs ask for it.
+        claimed = CohortOperation.objects.filter(
+            pk=source.pk, deletion_requested_at__isnull=True
+        ).update(deletion_requested_at=timezone.now(), version=F("version") + 1)
+        if not claimed:
+            raise ActionRefusedError(_ALREADY_SENT_FOR_DELETION)
         items = source.live_found
         operation = _operation(
             cohort=source.cohort,

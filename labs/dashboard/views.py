@@ -89,9 +89,7 @@ def cohort_page(request, cohort_id):
         # The filter form asks for the live region only.
         return render(request, "dashboard/partials/live.html", context)
     context.update(
-        region_choices=[
-            (code, f"{code} — {name}") for code, name in cloud_regions.REGIONS.items()
-        ],
+        region_choices=list(cloud_regions.REGIONS.items()),
         lab_choices=Lab.choices,
         state_choices=selectors.STATE_FILTERS,
     )

@@ -4,8 +4,7 @@ the page cannot fake a pass, because only what the cloud reports counts."""
 from django.db.models import F
 from django.utils import timezone
 
-from curriculum.models import Lesson
-from curriculum.services import lesson_set_completed
+from curriculum.services import lab_lesson_passed
 from labs import drivers
 from labs.cloud import sagemaker, storage
 from labs.cloud.connection import client
@@ -86,18 +85,53 @@ def _metric_verdict(final_metrics: dict[str, float]) -> tuple[bool, str]:
 
 
 def _check_training(check: LabCheck) -> tuple[bool, str]:
-    row = _latest(check, Kind.TRAINING_JOB)
-    if row is None:
+    newest = _latest(check, Kind.TRAINING_JOB)
+    if newest is None:
         return False, f"You have no training job in {check.region} yet."
-    job = sagemaker.training_job_describe(
-        client(_conn(check), "sagemaker", check.region), name=row.cloud_name
-    )
+    sagemaker_client = client(_conn(check), "sagemaker", check.region)
+    job = sagemaker.training_job_describe(sagemaker_client, name=newest.cloud_name)
     if job is None:
-        return False, f"The training job {row.cloud_name} does not exist in the cloud."
-    if job.status != "Completed":
-        return False, f"The training job is {job.status}; it must be Completed."
-    good, sentence = _metric_verdict(job.final_metrics)
-    return good, f"Training job {job.name} completed. {sentence}"
+        return False, f"The training job {newest.cloud_name} does not exist in the cloud."
+    if job.status == "Completed":
+        good, sentence = _metric_verdict(job.final_metrics)
+        return good, f"Training job {job.name} completed. {sentence}{_few_rounds(newest)}"
+    # A newer job still running (or failed) does not undo one that completed: Lab 4 uses
+    # the newest completed job, so that is the one checked.
+    newer = f"Your newest training job {job.name} is {job.status}."
+    done = _latest(check, Kind.TRAINING_JOB, states=(State.COMPLETED,))
+    earlier = done and sagemaker.training_job_describe(sagemaker_client, name=done.cloud_name)
+    if not earlier or earlier.status != "Completed":
+        return False, f"{newer} A training job must be Completed."
+    good, sentence = _metric_verdict(earlier.final_metrics)
+    return good, (
+        f"{newer} Your earlier job {earlier.name} completed. {sentence}{_few_rounds(done)}"
+    )
+
+
+# Below this many rounds a model's predictions stay near the base rate (see FEW_ROUNDS_WHY).
+FEW_ROUNDS = 10
+FEW_ROUNDS_WHY = (
+    "With that few rounds every prediction stays close to the average, so most fall on "
+    "the same side of 0.5."
+)
+
+
+def _rounds(job: CloudResource | None) -> int | None:
+    try:
+        return int(job.params["hyperparameters"]["num_round"])
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _few_rounds(job: CloudResource) -> str:
+    rounds = _rounds(job)
+    if rounds is None or rounds >= FEW_ROUNDS:
+        return ""
+    return (
+        f" Note for Lab 4: this model grew {rounds} round{'s' if rounds != 1 else ''}. "
+        f"{FEW_ROUNDS_WHY} Its accuracy will likely miss Lab 4's target; train with more "
+        "rounds (try 50) first."
+    )
 
 
 def _check_transform(check: LabCheck) -> tuple[bool, str]:
@@ -114,8 +148,30 @@ def _check_transform(check: LabCheck) -> tuple[bool, str]:
         return False, score.get("score_problem", "No predictions were found.")
     accuracy = score["accuracy"]
     if accuracy < ACCURACY_TARGET:
-        return False, f"Accuracy {accuracy:.3f} is below the target {ACCURACY_TARGET}."
+        return False, f"Accuracy {accuracy:.3f} is below the target {ACCURACY_TARGET}." + (
+            _why_low_accuracy(row)
+        )
     return True, f"Predictions are in your bucket and {accuracy:.1%} of them are right."
+
+
+def _why_low_accuracy(transform: CloudResource) -> str:
+    """Where the model came from, and what to change in Lab 3."""
+    model = transform.parent
+    job = model.parent if model else None
+    if job is None:
+        return ""
+    rounds = _rounds(job)
+    if rounds is not None and rounds < FEW_ROUNDS:
+        return (
+            f" The model comes from your training job {job.cloud_name}, which grew {rounds} "
+            f"round{'s' if rounds != 1 else ''}. {FEW_ROUNDS_WHY} Train again in Lab 3 with "
+            "more rounds (try 50), then run the transform again."
+        )
+    return (
+        f" The model comes from your training job {job.cloud_name}. Train again in Lab 3 "
+        "with other settings (more rounds, or a smaller learning rate), then run the "
+        "transform again."
+    )
 
 
 PROGRESS_CHECKS = {
@@ -185,8 +241,6 @@ def lab_check_run(*, check_id: int) -> LabCheck | None:
         state=state, message=message, checked_at=timezone.now(), version=F("version") + 1
     )
     if passed and check.purpose == LabCheck.Purpose.PROGRESS:
-        lesson = Lesson.objects.filter(kind=Lesson.Kind.LAB, lab=check.lab).first()
-        if lesson:
-            lesson_set_completed(user=check.user, lesson=lesson, completed=True)
+        lab_lesson_passed(user=check.user, lab=check.lab)
     check.refresh_from_db()
     return check

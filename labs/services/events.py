@@ -53,6 +53,28 @@ def resource_transition(
     ``mirrors_cloud``: the write only records what the cloud said, so it may commit
     without waiting for the disk (``cloud_mirror_transaction``).
     """
+    resource_try_transition(
+        resource,
+        state=state,
+        message=message,
+        only_if_unchanged=only_if_unchanged,
+        mirrors_cloud=mirrors_cloud,
+        **fields,
+    )
+    return resource
+
+
+def resource_try_transition(
+    resource: CloudResource,
+    *,
+    state: str | None = None,
+    message: str = "",
+    only_if_unchanged: bool = False,
+    mirrors_cloud: bool = False,
+    **fields,
+) -> bool:
+    """``resource_transition``, saying whether it wrote; either way ``resource`` holds
+    the row as it is now."""
     old_state, old_status, read_version = resource.state, resource.cloud_status, resource.version
     if state is not None:
         fields["state"] = state
@@ -68,7 +90,7 @@ def resource_transition(
     with cloud_mirror_transaction() if mirrors_cloud else transaction.atomic():
         if not rows.update(**fields):
             resource.refresh_from_db()
-            return resource
+            return False
         resource.refresh_from_db(fields=["version", "updated_at"])
         changed = resource.state != old_state or resource.cloud_status != old_status
         if changed or message:
@@ -79,7 +101,7 @@ def resource_transition(
                 message=message or f"Now {resource.get_state_display().lower()}.",
             )
     remember_version(resource.pk, resource.owner_id, resource.version)
-    return resource
+    return True
 
 
 @contextlib.contextmanager

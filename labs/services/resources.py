@@ -16,9 +16,16 @@ from labs.services.events import (
     cloud_mirror_transaction,
     remember_version,
     resource_transition,
+    resource_try_transition,
 )
 from labs.services.observation import Observation
-from labs.services.policy import BILLABLE_KINDS, LaunchRefusedError, check_target, plan_launch
+from labs.services.policy import (
+    BILLABLE_KINDS,
+    LaunchRefusedError,
+    check_target,
+    lab_settings_for,
+    plan_launch,
+)
 from labs.services.queueing import enqueue_after_commit
 
 # How long a launch form's second click still means "the same launch".
@@ -26,6 +33,7 @@ LAUNCH_KEY_WINDOW = timedelta(minutes=10)
 
 logger = logging.getLogger(__name__)
 State = CloudResource.State
+Kind = CloudResource.Kind
 
 
 def resource_launch(
@@ -55,7 +63,7 @@ def resource_launch(
     launched = _launched_from_form(mine, kind, launch_key)
     if launched:
         return launched
-    held = _held(mine, lab, kind, region)
+    held = _held(mine, lab, kind, region, launch_key)
     if held:
         return held
     plan = plan_launch(
@@ -100,7 +108,7 @@ def resource_launch(
     except IntegrityError:
         # A concurrent click got there first (same lab and region, or the same
         # deterministic name): use what it made.
-        held = _held(_learner_rows(learner, cohort), lab, kind, region)
+        held = _held(_learner_rows(learner, cohort), lab, kind, region, launch_key)
         if held:
             return held
         raise LaunchRefusedError(
@@ -134,9 +142,27 @@ def _launched_from_form(mine: list[dict], kind: str, launch_key: str) -> CloudRe
     return None
 
 
-def _held(mine: list[dict], lab: str, kind: str, region: str) -> CloudResource | None:
+# A model costs nothing and belongs to one training job: a new launch form uses it again.
+_SHARED_ACROSS_FORMS = {Kind.MODEL}
+
+# What frees the lab's place for a new one, said when a second launch is refused.
+_TO_LAUNCH_ANOTHER = {
+    Kind.BUCKET: "Delete it first if you want another one.",
+    Kind.NOTEBOOK: "Use that one, or delete it first if you want a new one.",
+    Kind.TRAINING_JOB: "Wait for it to finish, or stop it, before you launch another.",
+    Kind.TRANSFORM_JOB: "Wait for it to finish, or stop it, before you launch another.",
+}
+
+
+def _held(
+    mine: list[dict], lab: str, kind: str, region: str, launch_key: str
+) -> CloudResource | None:
     """The learner's live resource for this lab, kind and region, if any. A stopped or
-    failed notebook still counts: it is started again rather than made twice."""
+    failed notebook still counts: it is started again rather than made twice.
+
+    A launch without a form key (an older page, a script) is answered with it, as a double
+    click would be; one from another form (another tab, other settings) is refused, so
+    that the learner is told rather than handed a resource they did not ask for."""
     pk = next(
         (
             row["pk"]
@@ -147,10 +173,19 @@ def _held(mine: list[dict], lab: str, kind: str, region: str) -> CloudResource |
         None,
     )
     held = CloudResource.objects.filter(pk=pk).first() if pk else None
-    if held and held.state not in CloudResource.LIVE_STATES:
+    if held is None:
+        return None
+    if held.state not in CloudResource.LIVE_STATES:
         raise LaunchRefusedError(
             f"You already have the {held.get_kind_display().lower()} {held.cloud_name} "
             f"({held.get_state_display().lower()}) in {region}. Start it again or delete it."
+        )
+    from_another_form = launch_key and held.launch_key != launch_key
+    if from_another_form and kind not in _SHARED_ACROSS_FORMS:
+        raise LaunchRefusedError(
+            f"You already have the {held.get_kind_display().lower()} {held.cloud_name} "
+            f"({held.get_state_display().lower()}) in {region}, and this lab keeps one at "
+            f"a time per region. {_TO_LAUNCH_ANOTHER[kind]}"
         )
     return held
 
@@ -333,28 +368,67 @@ def _billing_changes(resource: CloudResource, seen: Observation) -> dict:
     return changes
 
 
+# What a resource is while an action asked for is carried out, and how to say so.
+_INTENT = {"stop": State.STOPPING, "delete": State.DELETING, "start": State.PROVISIONING}
+_UNDER_WAY = {"stop": "being stopped", "delete": "being deleted", "start": "starting"}
+
+
 def resource_request_action(
     *, resource: CloudResource, action: str, message: str = ""
 ) -> CloudResource:
     """Stop, start or delete, as the learner (or an instructor) asked. The cloud call
-    runs in a task; the row shows the intent at once."""
+    runs in a task; the row shows the intent at once.
+
+    Decided on the row as it is when written: if another request wrote it since it was
+    read (a second tab's delete, the refresher), the action is judged again on that, so
+    two clicks never both record the same request."""
     from labs.tasks import resource_action_task
 
-    allowed = drivers.for_kind(resource.kind).actions_for(resource)
-    if action not in allowed:
+    if action == "start":
+        _check_start_allowed(resource)
+    for _ in range(5):
+        _check_action_allowed(resource, action)
+        with transaction.atomic():
+            if resource_try_transition(
+                resource,
+                state=_INTENT[action],
+                message=message or f"You asked to {action} it.",
+                only_if_unchanged=True,
+            ):
+                enqueue_after_commit(resource_action_task, resource.pk, action)
+                return resource
+    raise LaunchRefusedError("It kept changing while you asked; reload the page and try again.")
+
+
+def _check_start_allowed(resource: CloudResource) -> None:
+    """Starting a stopped notebook bills again, so a launch's rules hold: a region or type
+    the cohort has since taken off its lists, the learner's limit, the budget."""
+    live_billable = CloudResource.objects.filter(
+        owner_id=resource.owner_id,
+        cohort_id=resource.cohort_id,
+        kind__in=BILLABLE_KINDS,
+        state__in=CloudResource.LIVE_STATES,
+    ).count()
+    plan_launch(
+        lab_settings=lab_settings_for(resource.cohort),
+        kind=resource.kind,
+        region=resource.region,
+        instance_type=resource.instance_type,
+        live_billable=live_billable,
+    )
+
+
+def _check_action_allowed(resource: CloudResource, action: str) -> None:
+    if action in drivers.for_kind(resource.kind).actions_for(resource):
+        return
+    kind = resource.get_kind_display().lower()
+    if resource.state == _INTENT[action]:
         raise LaunchRefusedError(
-            f"You can't {action} a {resource.get_kind_display().lower()} that is "
-            f"{resource.get_state_display().lower()}."
+            f"The {kind} {resource.cloud_name} is already {_UNDER_WAY[action]}."
         )
-    intent = {"stop": State.STOPPING, "delete": State.DELETING, "start": State.PROVISIONING}[
-        action
-    ]
-    with transaction.atomic():
-        resource = resource_transition(
-            resource, state=intent, message=message or f"You asked to {action} it."
-        )
-        enqueue_after_commit(resource_action_task, resource.pk, action)
-    return resource
+    raise LaunchRefusedError(
+        f"You can't {action} a {kind} that is {resource.get_state_display().lower()}."
+    )
 
 
 def _row_for_task(resource_id: int) -> CloudResource | None:

@@ -20,12 +20,28 @@ def explain_status(status: str) -> str:
     return status_sentence(status)
 
 
+@register.filter
+def log_line(line: str) -> str:
+    """A CloudWatch line as the program wrote it: CloudWatch shows a tab as "#011"."""
+    return line.replace("#011", "\t")
+
+
 @register.simple_tag
 def metric_chart(metrics: dict, name: str):
     """An inline SVG line of one metric per round (no JavaScript, no external files)."""
     points = metrics.get(name) or []
-    if len(points) < 2:
+    if not points:
         return ""
+    if len(points) == 1:
+        # One round draws no line: the value is said instead.
+        ((round_number, value),) = points
+        return format_html(
+            '<p class="chart-single">{} after round {}: <strong>{}</strong>. '
+            "A line is drawn from the second round on.</p>",
+            name,
+            round_number,
+            f"{value:.4g}",
+        )
     rounds = [p[0] for p in points]
     values = [p[1] for p in points]
     low, high = min(values), max(values)

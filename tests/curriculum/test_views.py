@@ -83,6 +83,14 @@ def test_mark_complete_and_undo(learner_client, learner, small_course):
     assert not LessonCompletion.objects.exists()
 
 
+def test_a_lab_page_is_not_marked_complete_by_hand(learner_client, learner, course):
+    lab_lesson = Lesson.objects.filter(kind="lab").first()
+    response = learner_client.post(f"/course/{lab_lesson.slug}/complete/", {"on": "1"})
+    assert response.status_code == 400
+    assert "Check my progress" in response.content.decode()
+    assert not LessonCompletion.objects.filter(user=learner).exists()
+
+
 def test_post_without_csrf_token_is_refused(client, learner, small_course):
     from django.test import Client
 

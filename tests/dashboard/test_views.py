@@ -58,8 +58,24 @@ def test_page_shows_each_learners_progress_and_running_resources(
     assert "Notebook instance · us-east-1 · ml.t3.medium" in html
     assert '<th scope="row">learner' in html
     assert '<th scope="col">Last activity</th>' in html
+    assert '<option value="eu-west-1">eu-west-1 — Europe (Ireland)</option>' in html
     assert 'aria-live="polite"' in html
     assert dashboard.totals.learners == 2 and dashboard.totals.live_resources == 1
+
+
+def test_a_passed_clean_up_is_not_a_done_lab(instructor_client, cohort, learner):
+    # The learner cleaned up without ever passing the lab's progress check.
+    LabCheck.objects.create(
+        user=learner, cohort=cohort, lab="storage", purpose="cleanup", region="us-east-1",
+        state="passed",
+    )  # fmt: skip
+    dashboard = _page(instructor_client, cohort).context["dashboard"]
+    storage_column = [lesson["lab"] for lesson in dashboard.lessons].index("storage")
+    row = dashboard.learners[0]
+    assert row.cells[storage_column] != "done" and row.done == 0
+    progress = instructor_client.get(f"/dashboard/{cohort.pk}/export/progress.csv")
+    (exported,) = csv.DictReader(io.StringIO(progress.content.decode()))
+    assert exported["done"] == "0"
 
 
 def test_alerts_name_old_stuck_failed_and_out_of_region_resources_and_spend(
@@ -342,6 +358,26 @@ def test_deleting_found_resources_is_refused_when_nothing_was_found(
     )
     assert response.status_code == 422
     assert CohortOperation.objects.count() == 1
+
+
+def test_what_a_sweep_found_is_sent_for_deletion_once(
+    instructor_client, cohort, instructor, lab_settings
+):
+    found = {"kind": "notebook", "region": "us-east-1", "name": "nb-stray",
+             "status": "InService", "live": True, "arn": "", "tags": {}}  # fmt: skip
+    sweep = CohortOperation.objects.create(
+        cohort=cohort, kind="sweep", state="done", found=[found]
+    )
+    url = f"/dashboard/{cohort.pk}/operations/{sweep.pk}/delete-found/"
+    assert instructor_client.post(url, **HTMX).status_code == 200
+    again = instructor_client.post(url, **HTMX)
+    assert again.status_code == 422
+    assert "already been sent for deletion" in again.content.decode()
+    assert CohortOperation.objects.filter(kind="sweep_delete").count() == 1
+    # The sweep's card no longer offers the button.
+    card = instructor_client.get(f"/dashboard/{cohort.pk}/operations/{sweep.pk}/", **HTMX)
+    assert "nb-stray" in card.content.decode()
+    assert "delete-found" not in card.content.decode()
 
 
 def test_operation_status_stops_polling_once_done(instructor_client, cohort, instructor):

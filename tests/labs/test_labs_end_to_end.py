@@ -87,6 +87,28 @@ def test_storage_training_and_transform_labs_end_to_end(
     page = learner_client.get("/labs/transform/").content.decode()
     assert "Accuracy on the test set" in page
 
+    # A newer job that failed does not undo the completed one Lab 4 uses.
+    failed = lab_services.lab_launch_training(
+        learner=learner, lab_settings=stack, region="us-east-1", instance_type="ml.m5.large",
+        hyperparameters={"objective": "multi:softmax", "num_round": "5"},
+    )  # fmt: skip
+    wait_for_state(failed.pk, "failed", timeout=60)
+    check = _check(learner_client, "training")
+    assert check.state == "passed", check.message
+    assert f"Your newest training job {failed.cloud_name} is Failed" in check.message
+    assert f"Your earlier job {job.cloud_name} completed" in check.message
+
+    # One round passes Lab 3's metric but not Lab 4's accuracy: both checks say why.
+    short = _launch(learner_client, "training", {**TRAINING_FORM, "num_round": "1"})
+    wait_for_state(short.pk, "completed", timeout=120)
+    check = _check(learner_client, "training")
+    assert "Note for Lab 4: this model grew 1 round." in check.message
+    transform = _launch(learner_client, "transform", {"instance_type": "ml.m5.large"})
+    wait_for_state(transform.pk, "completed", timeout=120)
+    check = _check(learner_client, "transform")
+    assert check.state == "not_yet"
+    assert f"from your training job {short.cloud_name}, which grew 1 round" in check.message
+
     # Passing checks tick the labs off in the course.
     assert (
         LessonCompletion.objects.filter(

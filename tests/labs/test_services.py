@@ -11,6 +11,7 @@ from django.utils import timezone
 from labs.models import CloudResource
 from labs.services import labs as lab_services
 from labs.services.policy import LaunchRefusedError
+from labs.services.resources import resource_request_action
 
 HYPERPARAMETERS = {"objective": "binary:logistic", "num_round": "5"}
 
@@ -70,6 +71,36 @@ def test_two_clicks_racing_make_one_training_job(learner, cloud_lab_settings):
         assert CloudResource.objects.filter(kind="training_job").count() == 1
         CloudResource.objects.filter(kind="training_job").update(state="completed")
         CloudResource.objects.filter(kind="training_job").delete()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_tabs_racing_to_stop_one_job_record_one_request(learner, cloud_lab_settings):
+    job = _row(learner, cloud_lab_settings, cloud_name="race-stop-job")
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def click():
+        # Each tab read the row before either wrote it.
+        seen = CloudResource.objects.get(pk=job.pk)
+        barrier.wait()
+        try:
+            resource_request_action(resource=seen, action="stop")
+            outcomes.append("asked")
+        except LaunchRefusedError as refusal:
+            outcomes.append(refusal.message)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == [
+        "The training job race-stop-job is already being stopped.",
+        "asked",
+    ]
+    assert job.events.filter(message="You asked to stop it.").count() == 1
 
 
 @pytest.mark.django_db

@@ -131,6 +131,29 @@ def test_resources_in_other_regions_are_pointed_out(learner_client, learner, coh
     assert "2 resources in eu-west-1" in page and "switch region to see them" in page
 
 
+def test_resources_in_a_region_taken_off_the_list_can_still_be_deleted(
+    learner_client, learner, cohort, lab_settings
+):
+    notebook = _resource(
+        learner, cohort, lab_settings, region="eu-west-1", state="stopped",
+        cloud_name="nb-left", lab="notebook", kind="notebook", instance_type="ml.t3.medium",
+    )  # fmt: skip
+    lab_settings.allowed_regions = ["us-east-1"]
+    lab_settings.save()
+    page = learner_client.get("/labs/notebook/").content.decode()
+    assert "Left in regions your cohort no longer offers" in page
+    assert f'id="resource-{notebook.pk}"' in page
+    # Starting it again would bill in a region the cohort no longer allows.
+    start = learner_client.post(f"/labs/resources/{notebook.pk}/start/")
+    assert start.status_code == 409 and "eu-west-1" in start.content.decode()
+    notebook.refresh_from_db()
+    assert notebook.state == "stopped"
+    delete = learner_client.post(f"/labs/resources/{notebook.pk}/delete/")
+    assert delete.status_code == 302
+    notebook.refresh_from_db()
+    assert notebook.state == "deleting"
+
+
 @pytest.mark.parametrize(
     "name, reason",
     [
@@ -215,6 +238,22 @@ def test_a_late_second_click_finds_the_resource_its_form_made(learner_client, la
     assert CloudResource.objects.count() == 2
 
 
+def test_a_launch_from_another_form_while_one_is_held_is_refused_not_swapped(
+    learner_client, lab_settings
+):
+    first = {"instance_type": "ml.t3.medium", "launch_key": "tab-one"}
+    assert learner_client.post("/labs/notebook/launch/", first).status_code == 302
+    # A second tab asks for another type: it is told, not handed the first notebook.
+    second = {"instance_type": "ml.m5.large", "launch_key": "tab-two"}
+    response = learner_client.post("/labs/notebook/launch/", second)
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert "You already have the notebook instance" in text and "delete it first" in text
+    answer = learner_client.post("/labs/notebook/launch/", second, HTTP_HX_REQUEST="true")
+    assert answer.status_code == 422 and "keeps one at a time" in answer.content.decode()
+    assert CloudResource.objects.get().instance_type == "ml.t3.medium"
+
+
 def test_an_htmx_launch_answers_with_the_cards_and_a_fresh_form_key(learner_client, lab_settings):
     page = learner_client.get("/labs/notebook/").content.decode()
     key = re.search(r'name="launch_key" value="([^"]+)"', page).group(1)
@@ -254,6 +293,20 @@ def test_a_lab_page_with_several_cards_has_one_live_region_for_announcements(
     page = learner_client.get("/labs/training/").content.decode()
     assert page.count('class="resource state-') == 3
     assert page.count('id="announcer"') == 1
+
+
+def test_a_one_round_job_states_its_metric_and_its_log_reads_plainly(
+    learner_client, learner, cohort, lab_settings
+):
+    _resource(learner, cohort, lab_settings, lab="training", kind="training_job",
+              cloud_name="job-one-round", state="completed",
+              metrics={"validation:auc": [[0, 0.8123]]},
+              log_tail=["[0]#011train-auc:0.80#011validation-auc:0.8123"])  # fmt: skip
+    page = learner_client.get("/labs/training/").content.decode()
+    assert "validation:auc after round 0: <strong>0.8123</strong>" in page
+    assert "<svg" not in page.split("job-one-round")[1]
+    # The log shows tabs where CloudWatch wrote "#011".
+    assert "[0]\ttrain-auc:0.80\tvalidation-auc:0.8123" in page
 
 
 def test_a_late_second_transform_click_makes_no_second_model(
