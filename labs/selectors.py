@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Count, OuterRef, Subquery
 from django.http import Http404
 
-from labs.models import CloudResource, LabCheck, LabPreference, LabSettings
+from labs.models import HELD, CloudResource, LabCheck, LabPreference, LabSettings
 from portal.models import Cohort, Enrolment
 
 
@@ -66,12 +66,11 @@ def resource_list_for_lab(*, user, cohort: Cohort, lab: str, region: str):
 def resource_counts_in_other_regions(
     *, user, cohort: Cohort, region: str, allowed_regions: list[str]
 ) -> list[dict]:
-    """Live resources elsewhere: the classic "my work is gone" is a region switch. Each
-    group says whether its region can still be picked."""
+    """Resources held elsewhere (live, or a notebook that can be started again): the
+    classic "my work is gone" is a region switch. Each group says whether its region can
+    still be picked."""
     groups = list(
-        CloudResource.objects.filter(
-            owner=user, cohort=cohort, state__in=CloudResource.LIVE_STATES
-        )
+        CloudResource.objects.filter(HELD, owner=user, cohort=cohort)
         .exclude(region=region)
         .values("region")
         .annotate(count=Count("id"))
@@ -86,9 +85,8 @@ def resource_list_outside_regions(*, user, cohort: Cohort, lab: str, allowed_reg
     """The lab's resources left in regions the cohort no longer offers: the region menu
     cannot reach them, and they may still bill, so the page lists them to stop or delete."""
     return (
-        CloudResource.objects.filter(owner=user, cohort=cohort, lab=lab)
+        CloudResource.objects.filter(HELD, owner=user, cohort=cohort, lab=lab)
         .exclude(region__in=allowed_regions)
-        .exclude(state=CloudResource.State.DELETED)
         .select_related("parent")
         .order_by("region", "created_at")
     )

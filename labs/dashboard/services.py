@@ -384,19 +384,28 @@ _ALREADY_SENT_FOR_DELETION = (
 )
 
 
-def cohort_sweep_delete_request(*, source: CohortOperation, actor) -> CohortOperation:
-    """Delete, in a task, the live resources a sweep (or teardown check) found."""
-    from labs.dashboard.tasks import cohort_sweep_delete_task
-
+def cohort_sweep_delete_check(source: CohortOperation) -> None:
+    """Refuse, with a sentence, unless what ``source`` found can be sent for deletion."""
     if source.deletion_requested_at is not None:
         raise ActionRefusedError(_ALREADY_SENT_FOR_DELETION)
     if not source.can_delete_found:
         raise ActionRefusedError("There is nothing found by this operation left to delete.")
+
+
+def cohort_sweep_delete_request(*, source: CohortOperation, actor) -> CohortOperation:
+    """Delete, in a task, the live resources a sweep (or teardown check) found."""
+    from labs.dashboard.tasks import cohort_sweep_delete_task
+
+    cohort_sweep_delete_check(source)
     with transaction.atomic():
         # One deletion per finding, however many clicks or tabs ask for it.
         claimed = CohortOperation.objects.filter(
             pk=source.pk, deletion_requested_at__isnull=True
-        ).update(deletion_requested_at=timezone.now(), version=F("version") + 1)
+        ).update(
+            deletion_requested_at=timezone.now(),
+            version=F("version") + 1,
+            updated_at=timezone.now(),  # The dashboard's fingerprint reads it.
+        )
         if not claimed:
             raise ActionRefusedError(_ALREADY_SENT_FOR_DELETION)
         items = source.live_found

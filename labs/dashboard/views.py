@@ -365,6 +365,10 @@ def sweep(request, cohort_id):
 def operation_delete_found(request, cohort_id, operation_id):
     cohort = selectors.cohort_get_for_instructor(user=request.user, cohort_id=cohort_id)
     source = selectors.operation_get_in_cohort(cohort=cohort, operation_id=operation_id)
+    try:
+        services.cohort_sweep_delete_check(source)  # Before asking to confirm.
+    except services.ActionRefusedError as refusal:
+        return _refused(request, cohort, refusal.message)
     count = len(source.live_found)
     confirm = _confirm_first(
         request,

@@ -84,20 +84,26 @@ def _metric_verdict(final_metrics: dict[str, float]) -> tuple[bool, str]:
     return False, "The job reported no validation metric the check knows (auc, logloss or error)."
 
 
+# Rows of jobs that may still exist in the cloud (a deleted row's job is not looked for).
+_NOT_DELETED = [state for state in State.values if state != State.DELETED]
+
+
 def _check_training(check: LabCheck) -> tuple[bool, str]:
-    newest = _latest(check, Kind.TRAINING_JOB)
+    newest = _latest(check, Kind.TRAINING_JOB, states=_NOT_DELETED)
     if newest is None:
         return False, f"You have no training job in {check.region} yet."
     sagemaker_client = client(_conn(check), "sagemaker", check.region)
     job = sagemaker.training_job_describe(sagemaker_client, name=newest.cloud_name)
-    if job is None:
-        return False, f"The training job {newest.cloud_name} does not exist in the cloud."
-    if job.status == "Completed":
+    if job is not None and job.status == "Completed":
         good, sentence = _metric_verdict(job.final_metrics)
         return good, f"Training job {job.name} completed. {sentence}{_few_rounds(newest)}"
-    # A newer job still running (or failed) does not undo one that completed: Lab 4 uses
-    # the newest completed job, so that is the one checked.
-    newer = f"Your newest training job {job.name} is {job.status}."
+    # A newer job still running, failed or never made does not undo one that completed:
+    # Lab 4 uses the newest completed job, so that is the one checked.
+    newer = (
+        f"Your newest training job {newest.cloud_name} is {job.status}."
+        if job
+        else f"Your newest training job {newest.cloud_name} does not exist in the cloud."
+    )
     done = _latest(check, Kind.TRAINING_JOB, states=(State.COMPLETED,))
     earlier = done and sagemaker.training_job_describe(sagemaker_client, name=done.cloud_name)
     if not earlier or earlier.status != "Completed":
@@ -108,12 +114,8 @@ def _check_training(check: LabCheck) -> tuple[bool, str]:
     )
 
 
-# Below this many rounds a model's predictions stay near the base rate (see FEW_ROUNDS_WHY).
+# Below this many rounds a model's predictions stay near the base rate.
 FEW_ROUNDS = 10
-FEW_ROUNDS_WHY = (
-    "With that few rounds every prediction stays close to the average, so most fall on "
-    "the same side of 0.5."
-)
 
 
 def _rounds(job: CloudResource | None) -> int | None:
@@ -123,14 +125,20 @@ def _rounds(job: CloudResource | None) -> int | None:
         return None
 
 
+def _trained_for(rounds: int) -> str:
+    return (
+        f"was trained for {rounds} round{'s' if rounds != 1 else ''}. With that few rounds "
+        "every prediction stays close to the average, so most fall on the same side of 0.5"
+    )
+
+
 def _few_rounds(job: CloudResource) -> str:
     rounds = _rounds(job)
     if rounds is None or rounds >= FEW_ROUNDS:
         return ""
     return (
-        f" Note for Lab 4: this model grew {rounds} round{'s' if rounds != 1 else ''}. "
-        f"{FEW_ROUNDS_WHY} Its accuracy will likely miss Lab 4's target; train with more "
-        "rounds (try 50) first."
+        f" Before Lab 4: this model {_trained_for(rounds)}, and its accuracy will likely "
+        "miss Lab 4's target. Train again with more rounds (try 50) first."
     )
 
 
@@ -163,14 +171,14 @@ def _why_low_accuracy(transform: CloudResource) -> str:
     rounds = _rounds(job)
     if rounds is not None and rounds < FEW_ROUNDS:
         return (
-            f" The model comes from your training job {job.cloud_name}, which grew {rounds} "
-            f"round{'s' if rounds != 1 else ''}. {FEW_ROUNDS_WHY} Train again in Lab 3 with "
-            "more rounds (try 50), then run the transform again."
+            f" The model comes from your training job {job.cloud_name}, which "
+            f"{_trained_for(rounds)}. Train again in Lab 3 with more rounds (try 50), then "
+            "run the transform again."
         )
     return (
         f" The model comes from your training job {job.cloud_name}. Train again in Lab 3 "
-        "with other settings (more rounds, or a smaller learning rate), then run the "
-        "transform again."
+        "with other settings (for example a smaller learning rate or another tree depth), "
+        "then run the transform again."
     )
 
 

@@ -1,5 +1,7 @@
 """What each lab's buttons do: prerequisites, parameters and launches."""
 
+import contextlib
+
 from django.db import transaction
 
 from labs.models import CloudResource, Lab, LabCheck, LabPreference, LabSettings
@@ -68,7 +70,7 @@ def lab_launch_bucket(
         params={"upload_dataset": True},
         launch_key=launch_key,
     )
-    # resource_launch hands back the learner's live bucket here, if there is one.
+    # A launch without a form key is answered with the learner's live bucket, if any.
     if bucket.cloud_name != bucket_name:
         raise LaunchRefusedError(
             f"You already have the bucket {bucket.cloud_name} in {region}. "
@@ -147,11 +149,13 @@ def _retire_model_of_an_older_job(learner, lab_settings: LabSettings, region: st
         and model.params.get("training_job") != job.cloud_name
         and "delete" in model.available_actions
     ):
-        resource_request_action(
-            resource=model,
-            action="delete",
-            message=f"Replaced by a model of your newer training job {job.cloud_name}.",
-        )
+        # A double click of the form finds it already being deleted: just as good.
+        with contextlib.suppress(LaunchRefusedError):
+            resource_request_action(
+                resource=model,
+                action="delete",
+                message=f"Replaced by a model of your newer training job {job.cloud_name}.",
+            )
 
 
 @transaction.atomic

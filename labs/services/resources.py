@@ -24,6 +24,7 @@ from labs.services.policy import (
     LaunchRefusedError,
     check_target,
     lab_settings_for,
+    offered_instance_types,
     plan_launch,
 )
 from labs.services.queueing import enqueue_after_commit
@@ -148,9 +149,9 @@ _SHARED_ACROSS_FORMS = {Kind.MODEL}
 # What frees the lab's place for a new one, said when a second launch is refused.
 _TO_LAUNCH_ANOTHER = {
     Kind.BUCKET: "Delete it first if you want another one.",
-    Kind.NOTEBOOK: "Use that one, or delete it first if you want a new one.",
-    Kind.TRAINING_JOB: "Wait for it to finish, or stop it, before you launch another.",
-    Kind.TRANSFORM_JOB: "Wait for it to finish, or stop it, before you launch another.",
+    Kind.NOTEBOOK: "Use that one, or delete it when you want a new one.",
+    Kind.TRAINING_JOB: "Wait until it has finished (or stop it) to launch another.",
+    Kind.TRANSFORM_JOB: "Wait until it has finished (or stop it) to launch another.",
 }
 
 
@@ -175,17 +176,16 @@ def _held(
     held = CloudResource.objects.filter(pk=pk).first() if pk else None
     if held is None:
         return None
+    you_have = (
+        f"You already have the {held.get_kind_display().lower()} {held.cloud_name} "
+        f"({held.get_state_display().lower()}) in {region}"
+    )
     if held.state not in CloudResource.LIVE_STATES:
-        raise LaunchRefusedError(
-            f"You already have the {held.get_kind_display().lower()} {held.cloud_name} "
-            f"({held.get_state_display().lower()}) in {region}. Start it again or delete it."
-        )
+        raise LaunchRefusedError(f"{you_have}. Start it again or delete it.")
     from_another_form = launch_key and held.launch_key != launch_key
     if from_another_form and kind not in _SHARED_ACROSS_FORMS:
         raise LaunchRefusedError(
-            f"You already have the {held.get_kind_display().lower()} {held.cloud_name} "
-            f"({held.get_state_display().lower()}) in {region}, and this lab keeps one at "
-            f"a time per region. {_TO_LAUNCH_ANOTHER[kind]}"
+            f"{you_have}, and this lab keeps one at a time per region. {_TO_LAUNCH_ANOTHER[kind]}"
         )
     return held
 
@@ -327,9 +327,7 @@ def resource_delete_when_settled(resource: CloudResource) -> CloudResource:
     answer makes it deletable (``resource_apply_observation``), so that a clean-up
     clicked during a launch still leaves nothing billing."""
     if "delete" in resource.available_actions:
-        return resource_request_action(
-            resource=resource, action="delete", message="The lab's clean-up deletes it."
-        )
+        return _delete_unless_under_way(resource, message="The lab's clean-up deletes it.")
     return resource_transition(
         resource,
         message="Clean-up asked; it will be deleted as soon as the cloud has answered.",
@@ -344,9 +342,15 @@ def _delete_if_cleanup_waits(resource: CloudResource) -> CloudResource:
     # upload task does not fail against a bucket deleted under it.
     if resource.kind not in BILLABLE_KINDS and resource.state not in CloudResource.RESTING_STATES:
         return resource
-    return resource_request_action(
-        resource=resource, action="delete", message="The lab's clean-up deletes it now."
-    )
+    return _delete_unless_under_way(resource, message="The lab's clean-up deletes it now.")
+
+
+def _delete_unless_under_way(resource: CloudResource, *, message: str) -> CloudResource:
+    """Ask for a delete; one already asked (another tab, the expiry) is just as good."""
+    try:
+        return resource_request_action(resource=resource, action="delete", message=message)
+    except LaunchRefusedError:
+        return resource
 
 
 def _billing_changes(resource: CloudResource, seen: Observation) -> dict:
@@ -384,6 +388,7 @@ def resource_request_action(
     two clicks never both record the same request."""
     from labs.tasks import resource_action_task
 
+    _check_action_allowed(resource, action)
     if action == "start":
         _check_start_allowed(resource)
     for _ in range(5):
@@ -403,6 +408,20 @@ def resource_request_action(
 def _check_start_allowed(resource: CloudResource) -> None:
     """Starting a stopped notebook bills again, so a launch's rules hold: a region or type
     the cohort has since taken off its lists, the learner's limit, the budget."""
+    lab_settings = lab_settings_for(resource.cohort)
+    kind = resource.get_kind_display().lower()
+    if resource.region not in lab_settings.allowed_regions:
+        raise LaunchRefusedError(
+            f"Your cohort no longer offers {resource.region}, so the {kind} "
+            f"{resource.cloud_name} cannot be started there again. Delete it, and create a "
+            "new one in your region."
+        )
+    if resource.instance_type not in offered_instance_types(lab_settings, resource.kind):
+        raise LaunchRefusedError(
+            f"Your cohort no longer allows {resource.instance_type}, so the {kind} "
+            f"{resource.cloud_name} cannot be started again. Delete it, and create a new "
+            "one with an offered type."
+        )
     live_billable = CloudResource.objects.filter(
         owner_id=resource.owner_id,
         cohort_id=resource.cohort_id,
@@ -410,7 +429,7 @@ def _check_start_allowed(resource: CloudResource) -> None:
         state__in=CloudResource.LIVE_STATES,
     ).count()
     plan_launch(
-        lab_settings=lab_settings_for(resource.cohort),
+        lab_settings=lab_settings,
         kind=resource.kind,
         region=resource.region,
         instance_type=resource.instance_type,

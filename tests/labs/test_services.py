@@ -11,7 +11,7 @@ from django.utils import timezone
 from labs.models import CloudResource
 from labs.services import labs as lab_services
 from labs.services.policy import LaunchRefusedError
-from labs.services.resources import resource_request_action
+from labs.services.resources import resource_delete_when_settled, resource_request_action
 
 HYPERPARAMETERS = {"objective": "binary:logistic", "num_round": "5"}
 
@@ -101,6 +101,17 @@ def test_two_tabs_racing_to_stop_one_job_record_one_request(learner, cloud_lab_s
         "asked",
     ]
     assert job.events.filter(message="You asked to stop it.").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_clean_up_racing_another_delete_leaves_one_request(learner, cloud_lab_settings):
+    bucket = _row(learner, cloud_lab_settings, lab="storage", kind="bucket", state="ready",
+                  cloud_name="race-clean-up")  # fmt: skip
+    read_by_the_clean_up = CloudResource.objects.get(pk=bucket.pk)
+    resource_request_action(resource=bucket, action="delete")  # another tab, first
+    resource_delete_when_settled(read_by_the_clean_up)
+    assert CloudResource.objects.get(pk=bucket.pk).state == "deleting"
+    assert bucket.events.filter(message__icontains="delete").count() == 1
 
 
 @pytest.mark.django_db

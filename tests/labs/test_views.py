@@ -40,6 +40,12 @@ def _resource(owner, cohort, lab_settings, **extra):
     return CloudResource.objects.create(**values)
 
 
+def test_a_lab_page_is_done_by_its_check_not_by_a_button(learner_client, lab_settings, course):
+    page = learner_client.get("/labs/storage/").content.decode()
+    assert "Mark complete" not in page
+    assert "counts as done when <strong>Check my progress</strong> passes" in page
+
+
 def test_each_lab_page_shows_the_region_and_launch_button(learner_client, lab_settings):
     for lab, button in [
         ("storage", "Create bucket"),
@@ -142,10 +148,12 @@ def test_resources_in_a_region_taken_off_the_list_can_still_be_deleted(
     lab_settings.save()
     page = learner_client.get("/labs/notebook/").content.decode()
     assert "Left in regions your cohort no longer offers" in page
+    assert "1 resource in eu-west-1</strong>, a region your cohort no longer offers" in page
     assert f'id="resource-{notebook.pk}"' in page
     # Starting it again would bill in a region the cohort no longer allows.
     start = learner_client.post(f"/labs/resources/{notebook.pk}/start/")
-    assert start.status_code == 409 and "eu-west-1" in start.content.decode()
+    assert start.status_code == 409
+    assert "Your cohort no longer offers eu-west-1" in start.content.decode()
     notebook.refresh_from_db()
     assert notebook.state == "stopped"
     delete = learner_client.post(f"/labs/resources/{notebook.pk}/delete/")
@@ -248,7 +256,7 @@ def test_a_launch_from_another_form_while_one_is_held_is_refused_not_swapped(
     response = learner_client.post("/labs/notebook/launch/", second)
     assert response.status_code == 400
     text = response.content.decode()
-    assert "You already have the notebook instance" in text and "delete it first" in text
+    assert "You already have the notebook instance" in text and "delete it when" in text
     answer = learner_client.post("/labs/notebook/launch/", second, HTTP_HX_REQUEST="true")
     assert answer.status_code == 422 and "keeps one at a time" in answer.content.decode()
     assert CloudResource.objects.get().instance_type == "ml.t3.medium"
