@@ -42,31 +42,41 @@ def test_the_database_refuses_a_second_live_resource_for_one_lab_and_region(
     _row(learner, cloud_lab_settings, cloud_name="job-4", region="eu-west-1")
 
 
+def _two_at_once(click) -> None:
+    """Run ``click(meet)`` in two threads, each on its own database connection; both
+    wait at ``meet()`` until the other gets there too."""
+    barrier = threading.Barrier(2)
+
+    def run():
+        try:
+            click(barrier.wait)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_clicks_racing_make_one_training_job(learner, cloud_lab_settings):
     _row(learner, cloud_lab_settings, lab="storage", kind="bucket", state="ready",
          cloud_name="race-bucket")  # fmt: skip
     for _ in range(5):
-        barrier = threading.Barrier(2)
         made = []
 
-        def click(barrier=barrier, made=made):
-            barrier.wait()
-            try:
-                made.append(
-                    lab_services.lab_launch_training(
-                        learner=learner, lab_settings=cloud_lab_settings, region="us-east-1",
-                        instance_type="ml.m5.large", hyperparameters=HYPERPARAMETERS,
-                    ).pk
-                )  # fmt: skip
-            finally:
-                connection.close()
+        def click(meet, made=made):
+            meet()
+            made.append(
+                lab_services.lab_launch_training(
+                    learner=learner, lab_settings=cloud_lab_settings, region="us-east-1",
+                    instance_type="ml.m5.large", hyperparameters=HYPERPARAMETERS,
+                ).pk
+            )  # fmt: skip
 
-        threads = [threading.Thread(target=click) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        _two_at_once(click)
         assert len(set(made)) == 1
         assert CloudResource.objects.filter(kind="training_job").count() == 1
         CloudResource.objects.filter(kind="training_job").update(state="completed")
@@ -76,26 +86,19 @@ def test_two_clicks_racing_make_one_training_job(learner, cloud_lab_settings):
 @pytest.mark.django_db(transaction=True)
 def test_two_tabs_racing_to_stop_one_job_record_one_request(learner, cloud_lab_settings):
     job = _row(learner, cloud_lab_settings, cloud_name="race-stop-job")
-    barrier = threading.Barrier(2)
     outcomes = []
 
-    def click():
+    def click(meet):
         # Each tab read the row before either wrote it.
         seen = CloudResource.objects.get(pk=job.pk)
-        barrier.wait()
+        meet()
         try:
             resource_request_action(resource=seen, action="stop")
             outcomes.append("asked")
         except LaunchRefusedError as refusal:
             outcomes.append(refusal.message)
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=click) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _two_at_once(click)
     assert sorted(outcomes) == [
         "The training job race-stop-job is already being stopped.",
         "asked",
