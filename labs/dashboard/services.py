@@ -399,12 +399,13 @@ def cohort_sweep_delete_request(*, source: CohortOperation, actor) -> CohortOper
     cohort_sweep_delete_check(source)
     with transaction.atomic():
         # One deletion per finding, however many clicks or tabs ask for it.
+        now = timezone.now()
         claimed = CohortOperation.objects.filter(
             pk=source.pk, deletion_requested_at__isnull=True
         ).update(
-            deletion_requested_at=timezone.now(),
+            deletion_requested_at=now,
             version=F("version") + 1,
-            updated_at=timezone.now(),  # The dashboard's fingerprint reads it.
+            updated_at=now,  # The dashboard's fingerprint reads it.
         )
         if not claimed:
             raise ActionRefusedError(_ALREADY_SENT_FOR_DELETION)

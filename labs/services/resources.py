@@ -388,11 +388,10 @@ def resource_request_action(
     two clicks never both record the same request."""
     from labs.tasks import resource_action_task
 
-    _check_action_allowed(resource, action)
-    if action == "start":
-        _check_start_allowed(resource)
     for _ in range(5):
-        _check_action_allowed(resource, action)
+        _check_action_allowed(resource, action)  # The state first, then the launch rules.
+        if action == "start":
+            _check_start_allowed(resource)
         with transaction.atomic():
             if resource_try_transition(
                 resource,
