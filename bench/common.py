@@ -233,6 +233,7 @@ def portal_env(*, database_url: str, redis_url: str, **extra: str) -> dict[str, 
 def setup_django(env: dict[str, str]) -> None:
     """Point this process at the benchmark's database and Redis, then set Django up."""
     for key in (
+        "DJANGO_SETTINGS_MODULE",
         "DATABASE_URL",
         "REDIS_URL",
         "SECRET_KEY",

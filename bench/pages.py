@@ -10,6 +10,9 @@ with --clients concurrent logged-in clients (one session each):
 
 - /healthz: a bare Django view that renders nothing (the baseline),
 - the lesson page /course/<--lesson>/ and the table of contents /course/,
+- the logged-in floor: a view behind the same login check that answers as many constant
+  bytes as the lesson page, with no template and no cache (bench/reference_urls.py); the
+  least a logged-in page of that size costs on this stack,
 
 --seconds of measurement per page, split into --rounds interleaved rounds (A B C, C B A,
 ...; the first after --warmup uncounted seconds), so that the machine's background load
@@ -35,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import common  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/9"
+LOGGED_IN_FLOOR = "logged-in floor"
 
 
 def _arguments() -> argparse.Namespace:
@@ -129,7 +133,12 @@ def main() -> int:
     print(f"machine: {common.machine_note()}")
     with common.Stack("pages", keep_logs=args.keep_logs) as stack:
         database_url = stack.create_database(f"bench_pages_{os.getpid()}")
-        env = common.portal_env(database_url=database_url, redis_url=stack.use_redis_db(REDIS_URL))
+        env = common.portal_env(
+            database_url=database_url,
+            redis_url=stack.use_redis_db(REDIS_URL),
+            # The portal plus the logged-in reference page (bench/reference_urls.py).
+            DJANGO_SETTINGS_MODULE="bench.reference_settings",
+        )
         common.setup_django(env)
         from django.middleware.csrf import CSRF_ALLOWED_CHARS
         from django.utils.crypto import get_random_string
@@ -157,6 +166,10 @@ def main() -> int:
             check = asyncio.run(common.http(port, "GET", path, {"Cookie": cookies[0]}))
             if check.status != 200:
                 raise RuntimeError(f"{name} {path} answered {check.status}, not 200")
+            if name == "lesson":
+                lesson_bytes = len(check.body)
+        # What a logged-in page costs before it shows anything: the floor of the ratio.
+        paths[LOGGED_IN_FLOOR] = f"/bench/logged-in/{lesson_bytes}/"
         print(
             f"setup took {time.monotonic() - began:.1f}s; gunicorn --workers {args.workers} "
             f"--threads {args.threads} "
@@ -189,6 +202,11 @@ def main() -> int:
         print(common.load_table(results, "bare /healthz"))
         for name in ("lesson", "TOC"):
             print(common.ratio_verdict(results, name, "bare /healthz", 0.8))
+        floor = results[LOGGED_IN_FLOOR].rps / results["bare /healthz"].rps
+        print(
+            f"{LOGGED_IN_FLOOR}: {floor:.2f} of the bare view's requests/s: a view behind "
+            f"the login check that answers {lesson_bytes} constant bytes (the lesson's size)"
+        )
         print(f"machine after: {common.machine_note()}")
     print(f"total {time.monotonic() - began:.1f}s (processes stopped, database dropped)")
     return 0

@@ -2,7 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from curriculum import selectors, services
 from portal.page_cache import personal_page
@@ -20,7 +20,7 @@ def _wants_on(request) -> bool | None:
     return {"1": True, "0": False}.get(value)
 
 
-@require_GET
+@require_safe
 @login_required
 def course_home(request):
     def render_page(extra_context):
@@ -33,7 +33,7 @@ def course_home(request):
     return personal_page(request, render_page, shared=(selectors.COURSE_PAGES,))
 
 
-@require_GET
+@require_safe
 @login_required
 def lesson_detail(request, slug):
     def render_page(extra_context):

@@ -228,6 +228,13 @@ def test_labels() -> list[int]:
     return [int(line.split(",", 1)[0]) for line in text.splitlines() if line]
 
 
+def majority_baseline() -> float:
+    """The accuracy of always answering the test set's most common label."""
+    labels = test_labels()
+    ones = sum(labels)
+    return max(ones, len(labels) - ones) / len(labels)
+
+
 # Keep pytest from collecting test_labels as a test when a test module imports it.
 test_labels.__test__ = False  # type: ignore[attr-defined]
 

@@ -104,10 +104,10 @@ class Driver:
         return resource.available_actions
 
     def stop(self, resource) -> Observation:
-        raise PermanentCloudError(f"A {resource.get_kind_display().lower()} cannot be stopped.")
+        raise PermanentCloudError(f"You can't stop {resource.kind_with_article}.")
 
     def start(self, resource) -> Observation:
-        raise PermanentCloudError(f"A {resource.get_kind_display().lower()} cannot be started.")
+        raise PermanentCloudError(f"You can't start {resource.kind_with_article}.")
 
     def delete(self, resource) -> Observation:
         raise NotImplementedError
@@ -514,9 +514,10 @@ class TrainingJobDriver(JobDriver):
         )
         if seen.state == State.DELETING and job.status in ("Completed", "Failed", "Stopped"):
             seen.state = State.DELETED
-        training = next((t for t in job.transitions if t.status == "Training"), None)
-        if training and training.start:
-            seen.billing_started_at = training.start
+        # SageMaker bills from TrainingStartTime (the instance is the job's, downloading
+        # the data) until the model is saved.
+        if job.started_at:
+            seen.billing_started_at = job.started_at
         if job.status in ("Completed", "Failed", "Stopped"):
             start = seen.billing_started_at or job.started_at
             if start:
@@ -528,7 +529,10 @@ class TrainingJobDriver(JobDriver):
             seen.details["final_metrics"] = job.final_metrics
         if job.model_artifact and job.status == "Completed":
             seen.details["model_artifact"] = job.model_artifact
-        if job.status == "Completed" and seen.progress_total:
+        # Every round is done once the model is being saved, whether or not the log's
+        # last lines were read while it trained.
+        finished_training = job.status == "Completed" or job.secondary_status == "Uploading"
+        if finished_training and seen.progress_total:
             seen.progress_done = seen.progress_total
         return seen
 

@@ -1,7 +1,7 @@
 """Cloud accounts, per-cohort lab policy, cloud resources and their timelines."""
 
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 
 from django.conf import settings
 from django.db import models
@@ -69,13 +69,19 @@ class LabSettings(models.Model):
     account = models.ForeignKey(CloudAccount, on_delete=models.PROTECT, related_name="cohorts")
     allowed_regions = models.JSONField(default=list)
     allowed_instance_types = models.JSONField(default=list)
-    gpu_allowed = models.BooleanField(default=False, help_text="GPU instance types are opt-in.")
+    gpu_allowed = models.BooleanField(
+        "GPU instance types allowed", default=False, help_text="GPU instance types are opt-in."
+    )
     notebook_instance_type = models.CharField(max_length=40, default="ml.t3.medium")
     training_instance_type = models.CharField(max_length=40, default="ml.m5.large")
     transform_instance_type = models.CharField(max_length=40, default="ml.m5.large")
-    max_active_per_learner = models.PositiveSmallIntegerField(default=4)
-    lab_ttl_minutes = models.PositiveIntegerField(default=180)
-    budget_usd = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("50.00"))
+    max_active_per_learner = models.PositiveSmallIntegerField(
+        "running resources per learner", default=4
+    )
+    lab_ttl_minutes = models.PositiveIntegerField("lab time-to-live (minutes)", default=180)
+    budget_usd = models.DecimalField(
+        "budget (US dollars)", max_digits=10, decimal_places=2, default=Decimal("50.00")
+    )
 
     class Meta:
         verbose_name_plural = "lab settings"
@@ -239,6 +245,18 @@ class CloudResource(models.Model):
         return actions_for(self.kind, self.state)
 
     @property
+    def kind_in_sentence(self) -> str:
+        """The kind as a sentence says it: "S3 bucket", "notebook instance"."""
+        label = self.get_kind_display()
+        return label if label[:2].isupper() else label[0].lower() + label[1:]
+
+    @property
+    def kind_with_article(self) -> str:
+        """ "an S3 bucket", "a training job" (S3 is said "ess-three")."""
+        article = "an" if self.kind == self.Kind.BUCKET else "a"
+        return f"{article} {self.kind_in_sentence}"
+
+    @property
     def progress_percent(self) -> int:
         if not self.progress_total:
             return 0
@@ -251,7 +269,9 @@ class CloudResource(models.Model):
         open_period = open_period_cost(
             self.hourly_usd, self.billing_started_at, now or timezone.now()
         )
-        return (self.estimated_cost_usd + open_period).quantize(Decimal("0.0001"))
+        return (self.estimated_cost_usd + open_period).quantize(
+            Decimal("0.0001"), rounding=ROUND_UP
+        )
 
 
 def open_period_cost(hourly_usd: Decimal, billing_started_at, now) -> Decimal:

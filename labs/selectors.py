@@ -64,13 +64,13 @@ def resource_list_for_lab(*, user, cohort: Cohort, lab: str, region: str):
 
 
 def resource_counts_in_other_regions(
-    *, user, cohort: Cohort, region: str, allowed_regions: list[str]
+    *, user, cohort: Cohort, lab: str, region: str, allowed_regions: list[str]
 ) -> list[dict]:
-    """Resources held elsewhere (live, or a notebook that can be started again): the
-    classic "my work is gone" is a region switch. Each group says whether its region can
-    still be picked."""
+    """The lab's resources held elsewhere (live, or a notebook that can be started again):
+    the classic "my work is gone" is a region switch. Each group says whether its region
+    can still be picked."""
     groups = list(
-        CloudResource.objects.filter(HELD, owner=user, cohort=cohort)
+        CloudResource.objects.filter(HELD, owner=user, cohort=cohort, lab=lab)
         .exclude(region=region)
         .values("region")
         .annotate(count=Count("id"))

@@ -1,11 +1,12 @@
 """Plain sentences for the statuses the cloud reports, shown beside them verbatim."""
 
 SENTENCES = {
-    # Training jobs (SecondaryStatus first, then TrainingJobStatus).
+    # Training jobs (SecondaryStatus first, then TrainingJobStatus). SageMaker bills a
+    # job from TrainingStartTime, before the data is downloaded, until the model is saved.
     "Starting": "Starting — SageMaker is finding an instance for the job. Not billed yet.",
-    "Downloading": "Downloading — pulling the algorithm image and your data, not billed.",
-    "Training": "Training — XGBoost grows one tree per round. This is the billed part.",
-    "Uploading": "Uploading — saving model.tar.gz to your bucket.",
+    "Downloading": "Downloading — pulling the algorithm image and your data. Billed from here.",
+    "Training": "Training — XGBoost grows one tree per round. Billed.",
+    "Uploading": "Uploading — saving model.tar.gz to your bucket. Billed until it is saved.",
     "MaxRuntimeExceeded": "Stopped because it ran longer than its maximum run time.",
     "Interrupted": "Interrupted by the cloud; you can start it again.",
     "InProgress": "In progress — the cloud is working on it.",
@@ -20,6 +21,35 @@ SENTENCES = {
     "Updating": "Updating — applying a change to the instance.",
 }
 
+# Where a kind's status means something else than a training job's.
+KIND_SENTENCES = {
+    ("notebook", "Stopped"): (
+        "Stopped — the instance is off and not billed; its storage volume keeps your files "
+        "and costs a little until you delete it."
+    ),
+}
 
-def status_sentence(status: str) -> str:
-    return SENTENCES.get(status, "")
+# Between a click and the cloud's first answer to it, the cloud status still describes
+# the resource as it was before the click: say what was asked instead.
+ON_ITS_WAY = "your request is on its way to the cloud."
+
+
+def _asked(state: str, cloud_status: str) -> str:
+    if not cloud_status:
+        return ""
+    if state == "stopping" and cloud_status not in ("Stopping", "Stopped"):
+        return f"Stopping — {ON_ITS_WAY}"
+    if state == "deleting" and cloud_status != "Deleting":
+        return f"Deleting — {ON_ITS_WAY}"
+    if state == "provisioning" and cloud_status == "Stopped":  # Started again.
+        return f"Starting — {ON_ITS_WAY}"
+    return ""
+
+
+def status_sentence(*, kind: str, state: str, cloud_status: str, secondary_status: str) -> str:
+    status = secondary_status or cloud_status
+    return (
+        _asked(state, cloud_status)
+        or KIND_SENTENCES.get((kind, status))
+        or SENTENCES.get(status, "")
+    )

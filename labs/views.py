@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from curriculum import selectors as course
 from curriculum.models import Lesson
@@ -23,7 +23,7 @@ from labs.models import CloudResource, Lab, LabCheck
 from labs.services import labs as lab_services
 from labs.services.events import version_cache_key
 from labs.services.policy import LaunchRefusedError, lab_settings_for, offered_instance_types
-from labs.services.resources import resource_request_action
+from labs.services.resources import launch_refused_by, resource_request_action
 
 HTMX_STOP_POLLING = 286
 
@@ -46,9 +46,12 @@ def _learner_context(request):
 def _lab_page_context(request, lab):
     cohort, lab_settings, region = _learner_context(request)
     lesson = Lesson.objects.filter(kind=Lesson.Kind.LAB, lab=lab, is_published=True).first()
+    if lesson is None:
+        # Its lesson file was taken out of the course: so is the page.
+        raise Http404("This lab is not part of the course at the moment.")
+    cards = _lab_resources(request.user, cohort, lab, region, lab_settings.allowed_regions)
     context = {
         "lab": lab,
-        "lab_label": Lab(lab).label,
         "cohort": cohort,
         "lab_settings": lab_settings,
         "region": region,
@@ -56,24 +59,14 @@ def _lab_page_context(request, lab):
         "region_choices": [
             (code, regions.region_name(code)) for code in lab_settings.allowed_regions
         ],
-        "resources": list(
-            selectors.resource_list_for_lab(
-                user=request.user, cohort=cohort, lab=lab, region=region
-            )
-        ),
+        **cards,
+        "launch_refused": launch_refused_by(cards["resources"], _LAUNCHED_KIND[lab]),
         "elsewhere": selectors.resource_counts_in_other_regions(
             user=request.user,
             cohort=cohort,
+            lab=lab,
             region=region,
             allowed_regions=lab_settings.allowed_regions,
-        ),
-        "outside_regions": list(
-            selectors.resource_list_outside_regions(
-                user=request.user,
-                cohort=cohort,
-                lab=lab,
-                allowed_regions=lab_settings.allowed_regions,
-            )
         ),
         "check": selectors.lab_check_latest(user=request.user, cohort=cohort, lab=lab),
         "instance_choices": _instance_choices(lab_settings, lab),
@@ -84,11 +77,24 @@ def _lab_page_context(request, lab):
         "launch_key": _new_launch_key(),
         "lesson": lesson,
     }
-    if lesson:
-        ticked, completed = course.lesson_progress_for_user(user=request.user, lesson=lesson)
-        previous, following = course.lesson_neighbours(user=request.user, lesson=lesson)
-        context.update(ticked=ticked, completed=completed, previous=previous, following=following)
+    ticked, completed = course.lesson_progress_for_user(user=request.user, lesson=lesson)
+    previous, following = course.lesson_neighbours(user=request.user, lesson=lesson)
+    context.update(ticked=ticked, completed=completed, previous=previous, following=following)
     return context
+
+
+def _lab_resources(user, cohort, lab, region, allowed_regions) -> dict:
+    """The lab's cards: the region's, and those left in regions no longer offered."""
+    return {
+        "resources": list(
+            selectors.resource_list_for_lab(user=user, cohort=cohort, lab=lab, region=region)
+        ),
+        "outside_regions": list(
+            selectors.resource_list_outside_regions(
+                user=user, cohort=cohort, lab=lab, allowed_regions=allowed_regions
+            )
+        ),
+    }
 
 
 def _proposed_bucket(user, cohort, region, lab):
@@ -118,6 +124,8 @@ _BILLED_KIND = {
     Lab.TRAINING: CloudResource.Kind.TRAINING_JOB,
     Lab.TRANSFORM: CloudResource.Kind.TRANSFORM_JOB,
 }
+# What each lab's form launches.
+_LAUNCHED_KIND = {Lab.STORAGE: CloudResource.Kind.BUCKET, **_BILLED_KIND}
 
 
 def _instance_choices(lab_settings, lab):
@@ -131,7 +139,7 @@ def _instance_choices(lab_settings, lab):
     return choices
 
 
-@require_GET
+@require_safe
 @login_required
 def lab_page(request, lab):
     lab = _lab_or_404(lab)
@@ -185,9 +193,7 @@ def _launched(request, lab, cohort, resource):
         response["HX-Retarget"] = "#resources"
         response["HX-Reswap"] = "outerHTML"
         return response
-    messages.success(
-        request, f"Launched {resource.get_kind_display().lower()} {resource.cloud_name}."
-    )
+    messages.success(request, f"Launched the {resource.kind_in_sentence} {resource.cloud_name}.")
     return redirect("lab-page", lab=lab)
 
 
@@ -277,6 +283,12 @@ def resource_action(request, pk, action):
         else:
             resource = resource_request_action(resource=resource, action=action)
     except LaunchRefusedError as refusal:
+        if request.htmx:
+            # The card as it is now, the sentence beside the button: the page may have
+            # been showing an older state (another tab, a clean-up).
+            resource.refresh_from_db()
+            context = {"resource": resource, "refusal": refusal.message}
+            return render(request, "labs/partials/resource.html", context, status=422)
         heading = "Nothing was changed" if action != "open" else "JupyterLab is not ready"
         return _refused(request, resource.lab, refusal.message, status=409, heading=heading)
     if request.htmx:
@@ -315,7 +327,7 @@ def _poller_id(request, pk: int, token: str) -> int | None:
     return owner_id if owner_id is not None else _session_user_id(request)
 
 
-@require_GET
+@require_safe
 def resource_status(request, pk):
     """The poll target: 304 when the version is unchanged (one cache read), the card
     when it changed (one indexed row and its last events, for the owner's session only),
@@ -358,7 +370,7 @@ def resource_status(request, pk):
 @login_required
 def lab_check(request, lab):
     lab = _lab_or_404(lab)
-    _, lab_settings, region = _learner_context(request)
+    cohort, lab_settings, region = _learner_context(request)
     purpose = request.POST.get("purpose", LabCheck.Purpose.PROGRESS)
     if purpose == LabCheck.Purpose.CLEANUP:
         check = lab_services.lab_cleanup(
@@ -376,12 +388,18 @@ def lab_check(request, lab):
         return _refused(
             request, lab, "Choose Check my progress or Clean up this lab.", heading="Not checked"
         )
+    if request.htmx and purpose == LabCheck.Purpose.CLEANUP:
+        context = {
+            "check": check,
+            **_lab_resources(request.user, cohort, lab, region, lab_settings.allowed_regions),
+        }
+        return render(request, "labs/partials/cleanup_started.html", context)
     if request.htmx:
         return render(request, "labs/partials/check.html", {"check": check})
     return redirect("lab-page", lab=lab)
 
 
-@require_GET
+@require_safe
 @login_required
 def lab_check_status(request, pk):
     check = selectors.lab_check_get_for_user(user=request.user, pk=pk)

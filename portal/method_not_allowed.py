@@ -1,4 +1,4 @@
-"""A page that says why, for the 405s Django's require_POST/require_GET leave empty.
+"""A page that says why, for the 405s Django's require_POST/require_safe leave empty.
 
 They happen when someone opens a button's address in the browser (a bookmark, a
 copied link, the back button after a form): an empty page would look like a crash.

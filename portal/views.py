@@ -1,14 +1,30 @@
 from django.http import HttpResponse
-from django.shortcuts import redirect
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_safe
+
+STALE_PAGE = (
+    "This page is out of date: you logged in or out in another tab since it was opened, "
+    "so its buttons no longer work."
+)
 
 
-@require_GET
+@require_safe
 def home(request):
     return redirect("course-home")
 
 
-@require_GET
+@require_safe
 def healthz(request):
     """Liveness probe for load balancers and docker-compose; touches nothing."""
     return HttpResponse("ok", content_type="text/plain")
+
+
+def csrf_failure(request, reason=""):
+    """A form refused for its CSRF token: nearly always a page opened before a login or
+    logout elsewhere, so say that, in the page's message area when htmx sent it."""
+    if getattr(request, "htmx", False):
+        response = render(request, "page_error.html", {"message": STALE_PAGE}, status=422)
+        response["HX-Retarget"] = "#page-error"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    return render(request, "403_csrf.html", {"message": STALE_PAGE}, status=403)

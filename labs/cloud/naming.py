@@ -93,7 +93,9 @@ def proposed_bucket_name(
     # "lab-" + cohort + "-" + user + "-" + region + "-" + hash, within 63 characters.
     room = BUCKET_MAX - len("lab") - len(region_part) - len(digest) - 4
     cohort = _slug(cohort_slug, min(16, room // 2))
-    user = _slug(username, room - len(cohort)) or f"u{user_id}"[: max(room - len(cohort), 1)]
+    # Bucket names are public (they are DNS names): of an email, only the part before @.
+    readable = username.split("@", 1)[0]
+    user = _slug(readable, room - len(cohort)) or f"u{user_id}"[: max(room - len(cohort), 1)]
     parts = ["lab", cohort, user, region_part, digest]
     name = "-".join(part for part in parts if part)
     if len(name) > BUCKET_MAX:  # Cannot happen with the budget above; kept as a guard.

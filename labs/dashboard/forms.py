@@ -1,5 +1,6 @@
 """The cohort settings form: every rule broken is named in a sentence an instructor can
-act on. The cloud account is chosen by name; its role and external ID are never shown."""
+act on. The cloud account is not on it: which account (and so whose bill) a cohort uses
+is the portal administrator's choice, made in the Django admin."""
 
 from decimal import Decimal
 
@@ -7,7 +8,7 @@ from django import forms
 
 from labs.cloud import pricing, regions
 from labs.dashboard.services import EXTEND_CHOICES
-from labs.models import CloudAccount, LabSettings
+from labs.models import LabSettings
 
 MAX_ACTIVE = 20
 TTL_MINUTES = (15, 3 * 24 * 60)
@@ -30,18 +31,7 @@ def _instance_choices():
     ]
 
 
-class AccountChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: CloudAccount) -> str:
-        return f"{obj.name} ({obj.get_kind_display()})"
-
-
 class LabSettingsForm(forms.Form):
-    account = AccountChoiceField(
-        queryset=CloudAccount.objects.order_by("name"),
-        label="Cloud account",
-        empty_label=None,
-        error_messages={"invalid_choice": "Choose one of the cloud accounts in the list."},
-    )
     allowed_regions = forms.MultipleChoiceField(
         choices=_region_choices,
         widget=forms.CheckboxSelectMultiple,
@@ -116,7 +106,6 @@ class LabSettingsForm(forms.Form):
     )
 
     FIELDS = (
-        "account",
         "allowed_regions",
         "allowed_instance_types",
         "gpu_allowed",

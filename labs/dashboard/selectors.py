@@ -517,7 +517,16 @@ def _alerts(
         if r.region not in allowed and state != State.DELETED:
             region.items.append(_who(r))
     alerts = [a for a in (over_ttl, stuck, failed, region) if a.items]
-    if totals.budget_usd and totals.spend_usd >= totals.budget_usd * BUDGET_ALERT_SHARE:
+    if not totals.budget_usd:
+        alerts.append(
+            Alert(
+                "budget",
+                "bad",
+                "The budget is $0.00",
+                ["Every launch is refused until you raise it in Settings."],
+            )
+        )
+    elif totals.spend_usd >= totals.budget_usd * BUDGET_ALERT_SHARE:
         share = int(BUDGET_ALERT_SHARE * 100)
         level = "bad" if totals.spend_usd >= totals.budget_usd else "warn"
         alerts.append(

@@ -25,7 +25,7 @@ from labs.services.events import resource_transition
 from labs.services.expiry import resource_extend
 from labs.services.policy import LaunchRefusedError, lab_settings_for
 from labs.services.queueing import enqueue_after_commit
-from labs.services.resources import resource_request_action
+from labs.services.resources import resource_request_action, resource_stop_when_started
 from portal.models import Cohort
 
 logger = logging.getLogger(__name__)
@@ -95,18 +95,30 @@ def _request(resource: CloudResource, action: str, reason: str) -> bool:
 def cohort_stop_notebooks(*, cohort: Cohort, actor) -> CohortOperation:
     """Stop every running notebook instance of the cohort (their files are kept)."""
     notebooks = CloudResource.objects.select_for_update().filter(
-        cohort=cohort, kind=Kind.NOTEBOOK, state__in=(State.PROVISIONING, State.READY)
+        cohort=cohort,
+        kind=Kind.NOTEBOOK,
+        state__in=(State.REQUESTED, State.SUBMITTING, State.PROVISIONING, State.READY),
     )
     reason = f"Your instructor {_who(actor)} stopped every notebook of the cohort."
-    stopped = sum(_request(notebook, "stop", reason) for notebook in notebooks)
+    now, later = 0, 0
+    for notebook in notebooks:
+        can_stop_now = "stop" in notebook.available_actions
+        if resource_stop_when_started(notebook, message=reason):
+            now, later = (now + 1, later) if can_stop_now else (now, later + 1)
+    summary = f"Asked to stop {now} notebook instance{'s' if now != 1 else ''}."
+    if later:
+        summary += (
+            f" {later} not created yet will be stopped as soon as the cloud has "
+            f"{'them' if later != 1 else 'it'}."
+        )
     return _operation(
         cohort=cohort,
         actor=actor,
         kind=Op.Kind.STOP_NOTEBOOKS,
         state=Op.State.DONE,
         finished_at=timezone.now(),
-        resources_touched=stopped,
-        summary=f"Asked to stop {stopped} notebook instance{'s' if stopped != 1 else ''}.",
+        resources_touched=now + later,
+        summary=summary,
     )
 
 
@@ -298,18 +310,50 @@ def lab_settings_update(*, lab_settings: LabSettings, changes: dict, actor) -> C
     if changed:
         lab_settings.save(update_fields=changed)
     labels = {field.name: field.verbose_name for field in LabSettings._meta.fields}
+    summary = (
+        "Changed: " + ", ".join(str(labels.get(n, n)) for n in changed) + "."
+        if changed
+        else "Saved without changes."
+    )
+    if "lab_ttl_minutes" in changed:
+        count = _lab_time_apply(lab_settings)
+        summary += f" The new lab time applied to {count} resource{'s' if count != 1 else ''}."
     return _operation(
         cohort=lab_settings.cohort,
         actor=actor,
         kind=Op.Kind.SETTINGS,
         state=Op.State.DONE,
         finished_at=timezone.now(),
-        summary=(
-            "Changed: " + ", ".join(str(labels.get(n, n)) for n in changed) + "."
-            if changed
-            else "Saved without changes."
-        ),
+        summary=summary,
     )
+
+
+# The states the lab time still acts on (labs.services.expiry).
+_EXPIRING_STATES = (
+    State.PROVISIONING,
+    State.RUNNING,
+    State.READY,
+    State.STOPPED,
+    State.COMPLETED,
+    State.FAILED,
+)
+
+
+def _lab_time_apply(lab_settings: LabSettings) -> int:
+    """A changed lab time counts for what is already there, from each one's launch: the
+    instructor who shortens it to stop a forgotten GPU means the running one."""
+    ttl = lab_settings.lab_ttl
+    minutes = lab_settings.lab_ttl_minutes
+    resources = CloudResource.objects.filter(
+        cohort=lab_settings.cohort, state__in=_EXPIRING_STATES
+    )
+    for resource in resources:
+        resource_transition(
+            resource,
+            expires_at=resource.created_at + ttl,
+            message=f"Lab time: {minutes} minutes from launch, set by the instructor.",
+        )
+    return len(resources)
 
 
 # --- Sweep -----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from labs.cloud import regions as cloud_regions
 from labs.dashboard import selectors, services
@@ -69,7 +69,7 @@ def _live_context(request, cohort, filters, fingerprint):
     }
 
 
-@require_GET
+@require_safe
 @login_required
 def cohort_list(request):
     cohorts = list(selectors.cohort_list_for_dashboard(request.user))
@@ -78,7 +78,7 @@ def cohort_list(request):
     return render(request, "dashboard/cohort_list.html", {"cohorts": cohorts})
 
 
-@require_GET
+@require_safe
 @login_required
 def cohort_page(request, cohort_id):
     cohort = selectors.cohort_get_for_instructor(user=request.user, cohort_id=cohort_id)
@@ -96,7 +96,7 @@ def cohort_page(request, cohort_id):
     return render(request, "dashboard/cohort.html", context)
 
 
-@require_GET
+@require_safe
 @login_required
 def cohort_live(request, cohort_id):
     """The poll target: 304 while the fingerprint (counts and latest change times, one
@@ -144,7 +144,7 @@ def _csv_response(filename: str) -> tuple[HttpResponse, _SpreadsheetSafeWriter]:
     return response, _SpreadsheetSafeWriter(response)
 
 
-@require_GET
+@require_safe
 @login_required
 def export_progress(request, cohort_id):
     cohort = selectors.cohort_get_for_instructor(user=request.user, cohort_id=cohort_id)
@@ -182,7 +182,7 @@ def export_progress(request, cohort_id):
     return response
 
 
-@require_GET
+@require_safe
 @login_required
 def export_resources(request, cohort_id):
     cohort = selectors.cohort_get_for_instructor(user=request.user, cohort_id=cohort_id)
@@ -386,7 +386,7 @@ def operation_delete_found(request, cohort_id, operation_id):
     return _acted(request, cohort, operation)
 
 
-@require_GET
+@require_safe
 @login_required
 def operation_status(request, cohort_id, operation_id):
     cohort = selectors.cohort_get_for_instructor(user=request.user, cohort_id=cohort_id)

@@ -8,6 +8,7 @@ from curriculum.services import lab_lesson_passed
 from labs import drivers
 from labs.cloud import sagemaker, storage
 from labs.cloud.connection import client
+from labs.dataset import majority_baseline
 from labs.models import CloudResource, Lab, LabCheck
 from labs.selectors import resource_latest
 from labs.services.policy import lab_settings_for
@@ -17,7 +18,9 @@ Kind = CloudResource.Kind
 
 # What "good enough" means for the training and transform labs.
 METRIC_TARGETS = {"auc": (">=", 0.80), "logloss": ("<=", 0.50), "error": ("<=", 0.20)}
-ACCURACY_TARGET = 0.75
+# Three in four test rows are 0, so always answering 0 already scores 0.739: the target
+# asks for clearly better than that (the default settings score about 0.88).
+ACCURACY_TARGET = 0.80
 CLEANUP_RECHECK_SECONDS = 3
 CLEANUP_MAX_ATTEMPTS = 60
 
@@ -109,8 +112,10 @@ def _check_training(check: LabCheck) -> tuple[bool, str]:
     if not earlier or earlier.status != "Completed":
         return False, f"{newer} A training job must be Completed."
     good, sentence = _metric_verdict(earlier.final_metrics)
+    # The verdict first: it is about the earlier job, which Lab 4 uses.
     return good, (
-        f"{newer} Your earlier job {earlier.name} completed. {sentence}{_few_rounds(done)}"
+        f"Your earlier job {earlier.name} completed. {sentence}{_few_rounds(done)} "
+        f"{newer} Lab 4 uses the completed one."
     )
 
 
@@ -156,8 +161,10 @@ def _check_transform(check: LabCheck) -> tuple[bool, str]:
         return False, score.get("score_problem", "No predictions were found.")
     accuracy = score["accuracy"]
     if accuracy < ACCURACY_TARGET:
-        return False, f"Accuracy {accuracy:.3f} is below the target {ACCURACY_TARGET}." + (
-            _why_low_accuracy(row)
+        return False, (
+            f"Accuracy {accuracy:.3f} is below the target {ACCURACY_TARGET:.2f}. A model that "
+            f"always answers 0 already scores {majority_baseline():.3f} on this test set."
+            + _why_low_accuracy(row)
         )
     return True, f"Predictions are in your bucket and {accuracy:.1%} of them are right."
 

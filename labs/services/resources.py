@@ -2,7 +2,7 @@
 
 import logging
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -103,8 +103,7 @@ def resource_launch(
             )
             resource.events.create(
                 state=resource.state,
-                message=f"You asked for {resource.get_kind_display().lower()} {name} "
-                f"in {plan.region}.",
+                message=f"You asked for {resource.kind_with_article}, {name}, in {plan.region}.",
             )
     except IntegrityError:
         # A concurrent click got there first (same lab and region, or the same
@@ -155,6 +154,23 @@ _TO_LAUNCH_ANOTHER = {
 }
 
 
+def launch_refused_by(resources, kind: str) -> str:
+    """Why a launch of ``kind`` would be refused, judged on the region's cards already
+    read for the page ("" when it would not): said above the form, before the click."""
+    if kind in _SHARED_ACROSS_FORMS:
+        return ""
+    for held in resources:
+        if held.kind == kind and is_held(held.kind, held.state):
+            you_have = (
+                f"You have the {held.kind_in_sentence} {held.cloud_name} "
+                f"({held.get_state_display().lower()}) here"
+            )
+            if held.state not in CloudResource.LIVE_STATES:
+                return f"{you_have}: start it again or delete it."
+            return f"{you_have}, and this lab keeps one at a time. {_TO_LAUNCH_ANOTHER[kind]}"
+    return ""
+
+
 def _held(
     mine: list[dict], lab: str, kind: str, region: str, launch_key: str
 ) -> CloudResource | None:
@@ -177,7 +193,7 @@ def _held(
     if held is None:
         return None
     you_have = (
-        f"You already have the {held.get_kind_display().lower()} {held.cloud_name} "
+        f"You already have the {held.kind_in_sentence} {held.cloud_name} "
         f"({held.get_state_display().lower()}) in {region}"
     )
     if held.state not in CloudResource.LIVE_STATES:
@@ -315,11 +331,46 @@ def resource_apply_observation(
         mirrors_cloud=True,
         **fields,
     )
-    return _delete_if_cleanup_waits(resource)
+    return _stop_if_asked_while_starting(_delete_if_cleanup_waits(resource))
 
 
 # Set on a row that a lab's clean-up could not delete yet (the cloud had not answered).
 DELETE_WHEN_SETTLED = "delete_when_settled"
+# Set on a resource asked to stop before the cloud had created it (nothing to stop yet);
+# holds the sentence for its timeline.
+STOP_WHEN_STARTED = "stop_when_started"
+
+
+def resource_stop_when_started(resource: CloudResource, *, message: str) -> bool:
+    """Stop now if the resource can be stopped; one the cloud has not created yet is
+    stopped as soon as it has. False when there is nothing to stop."""
+    if "stop" in resource.available_actions:
+        try:
+            resource_request_action(resource=resource, action="stop", message=message)
+        except LaunchRefusedError:
+            return False
+        return True
+    if resource.state not in (State.REQUESTED, State.SUBMITTING, State.PROVISIONING):
+        return False
+    resource_transition(
+        resource,
+        message=f"{message} It will be stopped as soon as the cloud has created it.",
+        details={**resource.details, STOP_WHEN_STARTED: message},
+    )
+    return True
+
+
+def _stop_if_asked_while_starting(resource: CloudResource) -> CloudResource:
+    message = resource.details.get(STOP_WHEN_STARTED)
+    if not message or "stop" not in resource.available_actions:
+        return resource
+    # Asked once: a learner who starts it again later keeps it running.
+    details = {k: v for k, v in resource.details.items() if k != STOP_WHEN_STARTED}
+    resource = resource_transition(resource, details=details)
+    try:
+        return resource_request_action(resource=resource, action="stop", message=message)
+    except LaunchRefusedError:
+        return resource
 
 
 def resource_delete_when_settled(resource: CloudResource) -> CloudResource:
@@ -364,8 +415,9 @@ def _billing_changes(resource: CloudResource, seen: Observation) -> dict:
         start = started or seen.billing_started_at
         seconds = max(0.0, (seen.billing_ended_at - start).total_seconds())
         cost = resource.hourly_usd * Decimal(seconds) / Decimal(3600)
+        # Rounded up: a second billed is never shown as nothing.
         changes["estimated_cost_usd"] = (resource.estimated_cost_usd + cost).quantize(
-            Decimal("0.0001")
+            Decimal("0.0001"), rounding=ROUND_UP
         )
         changes["billing_started_at"] = None
         changes["billing_ended_at"] = seen.billing_ended_at
@@ -408,7 +460,7 @@ def _check_start_allowed(resource: CloudResource) -> None:
     """Starting a stopped notebook bills again, so a launch's rules hold: a region or type
     the cohort has since taken off its lists, the learner's limit, the budget."""
     lab_settings = lab_settings_for(resource.cohort)
-    kind = resource.get_kind_display().lower()
+    kind = resource.kind_in_sentence
     if resource.region not in lab_settings.allowed_regions:
         raise LaunchRefusedError(
             f"Your cohort no longer offers {resource.region}, so the {kind} "
@@ -439,13 +491,14 @@ def _check_start_allowed(resource: CloudResource) -> None:
 def _check_action_allowed(resource: CloudResource, action: str) -> None:
     if action in drivers.for_kind(resource.kind).actions_for(resource):
         return
-    kind = resource.get_kind_display().lower()
     if resource.state == _INTENT[action]:
         raise LaunchRefusedError(
-            f"The {kind} {resource.cloud_name} is already {_UNDER_WAY[action]}."
+            f"The {resource.kind_in_sentence} {resource.cloud_name} is already "
+            f"{_UNDER_WAY[action]}."
         )
     raise LaunchRefusedError(
-        f"You can't {action} a {kind} that is {resource.get_state_display().lower()}."
+        f"You can't {action} {resource.kind_with_article} that is "
+        f"{resource.get_state_display().lower()}."
     )
 
 

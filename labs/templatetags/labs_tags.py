@@ -1,6 +1,9 @@
 from django import template
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 
+from labs.services.expiry import GRACE
 from labs.status_text import status_sentence
 
 register = template.Library()
@@ -16,8 +19,27 @@ def poll_token(resource) -> str:
 
 
 @register.filter
-def explain_status(status: str) -> str:
-    return status_sentence(status)
+def explain_status(resource) -> str:
+    """The sentence beside a resource's cloud status."""
+    return status_sentence(
+        kind=resource.kind,
+        state=resource.state,
+        cloud_status=resource.cloud_status,
+        secondary_status=resource.secondary_status,
+    )
+
+
+@register.filter
+def expiry_note(resource) -> str:
+    """What the cohort's lab time will do to a resource, and when."""
+    if not resource.expires_at or resource.state in ("deleting", "deleted"):
+        return ""
+    when = date_format(localtime(resource.expires_at), "M j, H:i T")
+    if "stop" not in resource.available_actions:
+        return f"deleted at {when}"
+    files = " with its files" if resource.kind == "notebook" else ""
+    grace = int(GRACE.total_seconds() // 60)
+    return f"stopped at {when}, then deleted {grace} minutes later{files}"
 
 
 @register.filter

@@ -277,6 +277,31 @@ def test_stop_all_notebooks_without_javascript_asks_first_then_stops_and_records
     assert operation.kind == "stop_notebooks" and operation.resources_touched == 2
 
 
+def test_stop_notebooks_also_stops_one_the_cloud_has_not_created_yet(
+    instructor_client, cohort, learner, lab_settings
+):
+    from labs.services.observation import Observation
+    from labs.services.resources import resource_apply_observation
+
+    # Launched a moment before the click: the worker has not submitted it yet.
+    starting = make_resource(learner, lab_settings, state="submitting", cloud_status="")
+
+    instructor_client.post(f"/dashboard/{cohort.pk}/actions/stop-notebooks/", {"confirm": "yes"})
+
+    summary = CohortOperation.objects.get().summary
+    assert "1 not created yet will be stopped as soon as the cloud has it" in summary
+    starting.refresh_from_db()
+    assert starting.state == "submitting"
+    # The cloud answers Pending: the stop is asked then, once.
+    resource_apply_observation(
+        starting, Observation(state="provisioning", cloud_status="Pending")
+    )
+    starting.refresh_from_db()
+    assert starting.state == "stopping"
+    assert "stop_when_started" not in starting.details
+    assert "stopped every notebook of the cohort" in starting.events.last().message
+
+
 def test_teardown_with_htmx_asks_for_every_resource_to_be_deleted_and_starts_a_check(
     instructor_client,
     cohort,
@@ -393,7 +418,6 @@ def test_operation_status_stops_polling_once_done(instructor_client, cohort, ins
 
 def _settings_data(lab_settings, **changes):
     data = {
-        "account": lab_settings.account_id,
         "allowed_regions": ["us-east-1", "eu-west-1"],
         "allowed_instance_types": ["ml.t3.medium", "ml.m5.large"],
         "notebook_instance_type": "ml.t3.medium",
@@ -417,6 +441,7 @@ def test_settings_save_and_record_what_changed(instructor_client, cohort, lab_se
     assert lab_settings.budget_usd == Decimal("75.50") and lab_settings.lab_ttl_minutes == 120
     operation = CohortOperation.objects.get(kind="settings")
     assert "budget" in operation.summary and "allowed regions" in operation.summary
+    assert "lab time-to-live" in operation.summary and "usd" not in operation.summary
 
 
 @pytest.mark.parametrize(
@@ -439,7 +464,6 @@ def test_settings_save_and_record_what_changed(instructor_client, cohort, lab_se
         ({"lab_ttl_minutes": "5"}, "at least 15 minutes"),
         ({"budget_usd": "-1"}, "cannot be negative"),
         ({"budget_usd": "lots"}, "Enter an amount in dollars"),
-        ({"account": "999999"}, "Choose one of the cloud accounts"),
     ],
 )
 def test_settings_refuse_bad_values_with_a_clear_sentence(
@@ -452,6 +476,38 @@ def test_settings_refuse_bad_values_with_a_clear_sentence(
     assert message in response.content.decode()
     lab_settings.refresh_from_db()
     assert lab_settings.budget_usd == Decimal("50.00")
+
+
+def test_an_instructor_cannot_move_the_cohort_to_another_cloud_account(
+    instructor_client, cohort, lab_settings
+):
+    # Whose bill the labs go to is the administrator's choice (Django admin).
+    other = CloudAccount.objects.create(name="Another school", kind="default_chain")
+    data = _settings_data(lab_settings, account=str(other.pk))
+
+    assert instructor_client.post(f"/dashboard/{cohort.pk}/settings/", data).status_code == 302
+    lab_settings.refresh_from_db()
+    assert lab_settings.account_id != other.pk
+
+
+def test_a_new_lab_time_applies_to_what_is_already_running(
+    instructor_client, cohort, lab_settings, learner
+):
+    started = timezone.now() - timedelta(minutes=20)
+    notebook = CloudResource.objects.create(
+        owner=learner, cohort=cohort, account=lab_settings.account, lab="notebook",
+        kind="notebook", region="us-east-1", cloud_name="nb-ttl", state="ready",
+        expires_at=started + timedelta(minutes=180),
+    )  # fmt: skip
+    CloudResource.objects.filter(pk=notebook.pk).update(created_at=started)
+
+    data = _settings_data(lab_settings, lab_ttl_minutes="15")
+    instructor_client.post(f"/dashboard/{cohort.pk}/settings/", data)
+
+    notebook.refresh_from_db()
+    assert notebook.expires_at == started + timedelta(minutes=15)  # Due now, not in 3 hours.
+    assert "applied to 1 resource" in CohortOperation.objects.get(kind="settings").summary
+    assert "Lab time: 15 minutes from launch" in notebook.events.last().message
 
 
 def test_the_settings_page_saves_as_shown(instructor_client, cohort, lab_settings):
@@ -493,7 +549,8 @@ def test_settings_page_never_shows_an_accounts_external_id_or_role(
     lab_settings.account.external_id = "another-secret-id"
     lab_settings.account.save()
     html = instructor_client.get(f"/dashboard/{cohort.pk}/settings/").content.decode()
-    assert "AWS training account" in html
+    assert lab_settings.account.name in html
+    assert "AWS training account" not in html  # Another school's account is not offered.
     for secret in ("s3cr3t-external-id-value", "another-secret-id", "111122223333"):
         assert secret not in html
     page = instructor_client.get(f"/dashboard/{cohort.pk}/").content.decode()

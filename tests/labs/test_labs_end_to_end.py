@@ -81,7 +81,7 @@ def test_storage_training_and_transform_labs_end_to_end(
     transform = _launch(learner_client, "transform", {"instance_type": "ml.m5.large"})
     transform = wait_for_state(transform.pk, "completed", timeout=120)
     assert transform.details["total"] == 1000
-    assert transform.details["accuracy"] > 0.75
+    assert transform.details["accuracy"] >= 0.80
     assert CloudResource.objects.get(kind="model").state == "ready"
     assert _check(learner_client, "transform").state == "passed"
     page = learner_client.get("/labs/transform/").content.decode()
@@ -108,6 +108,7 @@ def test_storage_training_and_transform_labs_end_to_end(
     check = _check(learner_client, "transform")
     assert check.state == "not_yet"
     assert f"training job {short.cloud_name}, which was trained for 1 round" in check.message
+    assert "always answers 0 already scores 0.739" in check.message
 
     # Passing checks tick the labs off in the course.
     assert (

@@ -1,6 +1,7 @@
 """Lab pages and launches: who may do what, and how bad input is met. These tests
 never need the cloud: refusals happen before anything is enqueued."""
 
+import html
 import re
 from html.parser import HTMLParser
 
@@ -134,7 +135,10 @@ def test_resources_in_other_regions_are_pointed_out(learner_client, learner, coh
         kind="notebook",
     )
     page = learner_client.get("/labs/storage/").content.decode()
-    assert "2 resources in eu-west-1" in page and "switch region to see them" in page
+    # Each lab page counts its own: switching region there shows what it counted.
+    assert "1 resource in eu-west-1" in page and "switch region to see it" in page
+    training = learner_client.get("/labs/training/").content.decode()
+    assert "in eu-west-1</strong>" not in training
 
 
 def test_resources_in_a_region_taken_off_the_list_can_still_be_deleted(
@@ -602,3 +606,62 @@ def test_after_a_delete_the_page_proposes_a_name_that_launches(
     assert second != first and second.startswith(first.rsplit("-", 1)[0])
     assert learner_client.post("/labs/storage/launch/", {"bucket_name": second}).status_code == 302
     assert CloudResource.objects.filter(cloud_name=second, state="requested").exists()
+
+
+def test_a_lab_taken_out_of_the_course_is_not_found(learner_client, lab_settings):
+    from curriculum.models import Lesson
+
+    Lesson.objects.filter(lab="notebook").update(is_published=False)
+
+    answer = learner_client.get("/labs/notebook/")
+
+    assert answer.status_code == 404
+    assert learner_client.get("/labs/storage/").status_code == 200
+
+
+def test_a_held_resource_is_said_above_the_form_before_the_click(
+    learner_client, learner, cohort, lab_settings
+):
+    _resource(learner, cohort, lab_settings, state="ready", cloud_name="my-bucket")
+
+    page = learner_client.get("/labs/storage/").content.decode()
+
+    assert "You have the S3 bucket my-bucket (ready) here, and this lab keeps one" in page
+    assert "Delete it first if you want another one." in page
+    assert "You have the" not in learner_client.get("/labs/training/").content.decode()
+
+
+def test_a_refused_action_answers_with_the_card_as_it_is_now(
+    learner_client, learner, cohort, lab_settings
+):
+    # Deleted in another tab; this tab still shows it Ready and clicks Stop.
+    notebook = _resource(
+        learner, cohort, lab_settings, lab="notebook", kind="notebook", state="deleting",
+        cloud_name="nb-gone", cloud_status="Deleting",
+    )  # fmt: skip
+
+    answer = learner_client.post(f"/labs/resources/{notebook.pk}/stop/", HTTP_HX_REQUEST="true")
+
+    assert answer.status_code == 422  # Swapped into the card, in place of the old one.
+    card = html.unescape(answer.content.decode())
+    assert f'id="resource-{notebook.pk}"' in card
+    assert "badge-deleting" in card
+    assert "You can't stop a notebook instance that is deleting." in card
+
+
+def test_clean_up_answers_with_the_cards_being_deleted(
+    learner_client, learner, cohort, lab_settings
+):
+    bucket = _resource(learner, cohort, lab_settings, state="ready", cloud_status="Available")
+
+    answer = learner_client.post(
+        "/labs/storage/check/", {"purpose": "cleanup"}, HTTP_HX_REQUEST="true"
+    )
+
+    page = answer.content.decode()
+    assert answer.status_code == 200
+    assert "Cleaning up and checking that nothing is left" in page
+    # The cards are swapped too, so they poll until the cloud says they are gone.
+    assert 'id="resources" class="resources" hx-swap-oob="true"' in page
+    assert f'id="resource-{bucket.pk}"' in page and "badge-deleting" in page
+    assert f"/labs/resources/{bucket.pk}/status/" in page

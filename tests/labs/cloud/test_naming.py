@@ -101,6 +101,16 @@ def test_proposed_bucket_name_reads_like_its_owner() -> None:
     assert name.startswith("lab-spring-2025-alice-smith-eu-west-1-")
 
 
+def test_proposed_bucket_name_does_not_publish_an_email_address() -> None:
+    # Enrolled learners' usernames are their emails; bucket names are public DNS names.
+    name = proposed_bucket_name(
+        cohort_slug="spring", username="alice@example.com", user_id=3, region="us-east-1"
+    )
+
+    assert name.startswith("lab-spring-alice-us-east-1-")
+    assert "example" not in name
+
+
 def test_proposed_bucket_name_differs_per_region_and_learner() -> None:
     base = {"cohort_slug": "c1", "username": "bob", "user_id": 1, "region": "us-east-1"}
 

@@ -1,0 +1,110 @@
+"""Requests the browser did not expect to make: an ended session, a stale page, a form in
+another character set, a HEAD. Each gets a sentence, never a 500 or a page in a panel."""
+
+import pytest
+from django.test import Client
+
+from curriculum.services import lesson_sync_from_directory
+from labs.services.policy import lab_settings_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def course(db):
+    lesson_sync_from_directory()
+
+
+@pytest.fixture
+def lab_settings_for_cohort(cohort):
+    return lab_settings_for(cohort)
+
+
+LAB_PAGE = "http://testserver/labs/training/"
+
+
+def test_a_click_after_the_session_ended_sends_the_whole_page_to_the_login(client, learner):
+    # Logged out in another tab: the lab page's button still posts with htmx.
+    answer = client.post(
+        "/labs/training/launch/",
+        {"num_round": "10"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=LAB_PAGE,
+    )
+
+    assert answer.status_code == 204  # Nothing is swapped into the panel...
+    # ...htmx loads the login page instead, which leads back to the lab page.
+    assert answer["HX-Redirect"] == "/login/?next=/labs/training/"
+
+
+def test_the_login_never_leads_to_another_site(client, learner):
+    answer = client.post(
+        "/labs/training/launch/",
+        {},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="https://evil.example/phish",
+    )
+
+    assert answer["HX-Redirect"] == "/login/?next=/course/"
+
+
+def test_a_plain_request_after_the_session_ended_is_redirected_as_before(client, learner):
+    answer = client.post("/labs/training/launch/", {})
+
+    assert answer.status_code == 302
+    assert answer["Location"].startswith("/login/?next=")
+
+
+def test_a_stale_page_is_told_to_reload_in_its_message_area(learner):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(learner)
+    browser.get("/labs/storage/")  # Sets the CSRF cookie.
+    # The token on the page no longer matches (logged in again in another tab).
+    answer = browser.post(
+        "/labs/storage/check/",
+        {"purpose": "progress", "csrfmiddlewaretoken": "x" * 64},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert answer.status_code == 422
+    assert answer["HX-Retarget"] == "#page-error"
+    assert "This page is out of date" in answer.content.decode()
+    assert "Reload the page" in answer.content.decode()
+
+
+def test_a_stale_form_without_htmx_gets_a_page_that_says_why(learner):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(learner)
+
+    answer = browser.post("/labs/storage/check/", {"purpose": "progress"})
+
+    assert answer.status_code == 403
+    assert "This page is out of date" in answer.content.decode()
+
+
+@pytest.mark.parametrize("charset", ["latin-1", "ISO-8859-1", "utf-16", "ascii"])
+def test_a_form_in_another_character_set_is_refused_with_a_sentence(learner_client, charset):
+    answer = learner_client.post(
+        "/labs/storage/check/",
+        b"purpose=progress",
+        content_type=f"application/x-www-form-urlencoded; charset={charset}",
+    )
+
+    assert answer.status_code == 400
+    assert "reads forms in UTF-8 only" in answer.content.decode()
+
+
+def test_a_utf8_form_still_goes_through(learner_client, lab_settings_for_cohort):
+    answer = learner_client.post(
+        "/labs/region/",
+        b"region=us-east-1&lab=storage",
+        content_type="application/x-www-form-urlencoded; charset=UTF-8",
+    )
+
+    assert answer.status_code == 302
+
+
+@pytest.mark.parametrize("path", ["/", "/healthz", "/course/", "/labs/storage/"])
+def test_head_is_answered_like_get(learner_client, lab_settings_for_cohort, path):
+    assert learner_client.head(path).status_code == learner_client.get(path).status_code
+    assert learner_client.head(path).status_code in (200, 302)
