@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import Http404
 
 from labs.models import HELD, CloudResource, LabCheck, LabPreference, LabSettings
@@ -69,8 +69,11 @@ def resource_counts_in_other_regions(
     """The lab's resources held elsewhere (live, or a notebook that can be started again):
     the classic "my work is gone" is a region switch. Each group says whether its region
     can still be picked."""
+    # In a region no longer offered, anything not deleted counts (the page lists it).
+    shown = HELD | ~Q(region__in=allowed_regions)
     groups = list(
-        CloudResource.objects.filter(HELD, owner=user, cohort=cohort, lab=lab)
+        CloudResource.objects.filter(shown, owner=user, cohort=cohort, lab=lab)
+        .exclude(state=CloudResource.State.DELETED)
         .exclude(region=region)
         .values("region")
         .annotate(count=Count("id"))
@@ -83,9 +86,11 @@ def resource_counts_in_other_regions(
 
 def resource_list_outside_regions(*, user, cohort: Cohort, lab: str, allowed_regions: list[str]):
     """The lab's resources left in regions the cohort no longer offers: the region menu
-    cannot reach them, and they may still bill, so the page lists them to stop or delete."""
+    cannot reach them, and they may still bill (or keep the instructor's alert up), so the
+    page lists every one not deleted, to stop or delete."""
     return (
-        CloudResource.objects.filter(HELD, owner=user, cohort=cohort, lab=lab)
+        CloudResource.objects.filter(owner=user, cohort=cohort, lab=lab)
+        .exclude(state=CloudResource.State.DELETED)
         .exclude(region__in=allowed_regions)
         .select_related("parent")
         .order_by("region", "created_at")

@@ -24,6 +24,8 @@ class EnrolledUser:
     email: str
     role: str
     password: str | None  # Set only when the account was created by this import.
+    # A learner's labs run in their first cohort: named here when that is another one.
+    labs_cohort: str | None = None
 
 
 class CohortImportError(Exception):
@@ -80,7 +82,7 @@ def cohort_enrol_from_csv(*, cohort_name: str, csv_text: str) -> tuple[Cohort, l
         password = None
         if user is None:
             first, _, last = row["name"].partition(" ")
-            password = secrets.token_urlsafe(9)
+            password = one_time_password()
             user = User.objects.create_user(
                 username=row["email"],
                 email=row["email"],
@@ -91,8 +93,24 @@ def cohort_enrol_from_csv(*, cohort_name: str, csv_text: str) -> tuple[Cohort, l
         Enrolment.objects.update_or_create(
             cohort=cohort, user=user, defaults={"role": row["role"]}
         )
-        enrolled.append(EnrolledUser(user.username, row["email"], row["role"], password))
+        first_cohort = (
+            (Enrolment.objects.filter(user=user).order_by("enrolled_at").select_related("cohort"))
+            .first()
+            .cohort
+        )
+        labs_cohort = first_cohort.name if first_cohort.pk != cohort.pk else None
+        enrolled.append(
+            EnrolledUser(user.username, row["email"], row["role"], password, labs_cohort)
+        )
     return cohort, enrolled
+
+
+# Letters and digits that cannot be mistaken for one another when read off a sheet.
+_PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def one_time_password(length: int = 12) -> str:
+    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(length))
 
 
 DEMO_COHORT = "Demo cohort"

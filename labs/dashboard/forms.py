@@ -93,8 +93,7 @@ class LabSettingsForm(forms.Form):
     budget_usd = forms.DecimalField(
         label="Budget (US dollars)",
         min_value=Decimal("0"),
-        max_value=BUDGET_MAX,
-        max_digits=10,
+        max_value=BUDGET_MAX,  # Which also keeps it within the column's digits.
         decimal_places=2,
         help_text="Launches are refused once the cohort's estimated spend reaches it.",
         error_messages={

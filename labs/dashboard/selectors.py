@@ -334,6 +334,11 @@ class Totals:
     spend_usd: Decimal = Decimal("0")
     budget_usd: Decimal = Decimal("0")
     by_region: dict[str, int] = field(default_factory=dict)
+    # Resources of people who are not learners here (instructors trying the labs): in
+    # the totals, since they bill the cohort, but in no learner's row.
+    others_live: int = 0
+    others_hourly_usd: Decimal = Decimal("0")
+    others_spend_usd: Decimal = Decimal("0")
 
     @property
     def progress_percent(self) -> int:
@@ -673,6 +678,14 @@ def dashboard_build(
             by_owner[r.owner_id].append(r)
             shown.append(r)
     totals.spend_usd = settled_total + open_total
+    learner_set = {row[0] for row in learners}
+    for r in resources:
+        if r.owner_id not in learner_set:
+            totals.others_live += r.state in live_states
+            totals.others_hourly_usd += r.hourly_usd if r.billing_open else 0
+    totals.others_spend_usd = sum(
+        (amount for owner, amount in spend.items() if owner not in learner_set), Decimal("0")
+    )
 
     passed, not_yet = LabCheck.State.PASSED, LabCheck.State.NOT_YET
     lesson_keys = [(lesson["id"], lesson["lab"]) for lesson in lessons]

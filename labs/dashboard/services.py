@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -29,6 +30,7 @@ from labs.services.resources import resource_request_action, resource_stop_when_
 from portal.models import Cohort
 
 logger = logging.getLogger(__name__)
+User = get_user_model()
 State = CloudResource.State
 Kind = CloudResource.Kind
 Op = CohortOperation
@@ -189,6 +191,18 @@ def cohort_teardown(*, cohort: Cohort, actor, learner=None) -> CohortOperation:
     return operation
 
 
+def _found(items) -> list[dict]:
+    """What a listing found, each with its learner's username (the tag holds their id)."""
+    rows = [item.as_dict() for item in items]
+    tagged = {row["tags"].get("portal:learner", "") for row in rows}
+    ids = [int(value) for value in tagged if value.isdigit()]
+    names = dict(User.objects.filter(pk__in=ids).values_list("pk", "username"))
+    for row in rows:
+        value = row["tags"].get("portal:learner", "")
+        row["learner_name"] = names.get(int(value), f"user {value}") if value.isdigit() else ""
+    return rows
+
+
 def _match(operation: CohortOperation) -> dict[str, str]:
     match = {"portal:cohort": operation.cohort.slug}
     if operation.learner_id is not None:
@@ -232,26 +246,27 @@ def cohort_teardown_check(*, operation_id: int) -> bool:
         return False
     live = [i for i in items if i.live]
     history = len(items) - len(live)
+    whose = f"{operation.learner.username}'s resources" if operation.learner else "the cohort"
     where = f"{len(regions)} region{'s' if len(regions) != 1 else ''} ({', '.join(regions)})"
     if live:
         summary = (
-            f"Checked {where}: {len(live)} resource{'s' if len(live) != 1 else ''} of the "
-            "cohort still in the cloud."
+            f"Checked {where}: {len(live)} resource{'s' if len(live) != 1 else ''} of "
+            f"{whose} still in the cloud."
         )
     else:
-        summary = f"Checked {where}: nothing of the cohort is left in the cloud."
+        summary = f"Checked {where}: nothing of {whose} is left in the cloud."
     if waiting:
         summary += f" {waiting} resource(s) never finished deleting in the database."
     if history:
         summary += (
-            f" {history} finished job{'s' if history != 1 else ''} stay in SageMaker's "
+            f" {history} finished job{' stays' if history == 1 else 's stay'} in SageMaker's "
             "history (they cost nothing and cannot be deleted)."
         )
     _finish(
         operation,
         state=Op.State.DONE,
         regions=regions,
-        found=[i.as_dict() for i in items],
+        found=_found(items),
         summary=summary,
     )
     return False
@@ -417,9 +432,7 @@ def cohort_sweep_run(*, operation_id: int) -> CohortOperation | None:
         )
     else:
         summary = f"Listed {where}: every resource tagged for the cohort is known."
-    return _finish(
-        operation, regions=regions, found=[i.as_dict() for i in unknown], summary=summary
-    )
+    return _finish(operation, regions=regions, found=_found(unknown), summary=summary)
 
 
 _ALREADY_SENT_FOR_DELETION = (

@@ -293,9 +293,7 @@ def test_stop_notebooks_also_stops_one_the_cloud_has_not_created_yet(
     starting.refresh_from_db()
     assert starting.state == "submitting"
     # The cloud answers Pending: the stop is asked then, once.
-    resource_apply_observation(
-        starting, Observation(state="provisioning", cloud_status="Pending")
-    )
+    resource_apply_observation(starting, Observation(state="provisioning", cloud_status="Pending"))
     starting.refresh_from_db()
     assert starting.state == "stopping"
     assert "stop_when_started" not in starting.details
@@ -464,6 +462,7 @@ def test_settings_save_and_record_what_changed(instructor_client, cohort, lab_se
         ({"lab_ttl_minutes": "5"}, "at least 15 minutes"),
         ({"budget_usd": "-1"}, "cannot be negative"),
         ({"budget_usd": "lots"}, "Enter an amount in dollars"),
+        ({"budget_usd": "1e9"}, "The budget can be at most $100,000."),
     ],
 )
 def test_settings_refuse_bad_values_with_a_clear_sentence(
@@ -474,6 +473,7 @@ def test_settings_refuse_bad_values_with_a_clear_sentence(
     )
     assert response.status_code == 400
     assert message in response.content.decode()
+    assert "digits" not in response.content.decode()  # One sentence, in dollars.
     lab_settings.refresh_from_db()
     assert lab_settings.budget_usd == Decimal("50.00")
 
@@ -572,3 +572,24 @@ def test_large_cohorts_are_paged_but_totals_cover_everyone(
     # A page number past the end, or not a number, shows the nearest real page.
     assert _page(instructor_client, cohort, "?page=99").context["page"] == 2
     assert _page(instructor_client, cohort, "?page=x").context["page"] == 1
+
+
+def test_an_instructors_own_resources_are_accounted_for_beside_the_rows(
+    instructor_client, cohort, instructor, learner, lab_settings
+):
+    make_resource(learner, lab_settings)
+    make_resource(instructor, lab_settings, cloud_name="nb-teacher")
+
+    page = _page(instructor_client, cohort)
+
+    assert page.context["dashboard"].totals.live_resources == 2
+    text = page.content.decode()
+    assert "instructors' own lab resources, 1 running" in text
+
+
+def test_the_csv_links_follow_the_filters_the_page_shows(instructor_client, cohort):
+    # The filters form swaps the live part of the page; the links are part of it.
+    live = instructor_client.get(f"/dashboard/{cohort.pk}/?lab=training&state=all", **HTMX)
+
+    text = live.content.decode()
+    assert "resources.csv?" in text and "lab=training" in text.split("resources.csv?", 1)[1][:80]

@@ -665,3 +665,20 @@ def test_clean_up_answers_with_the_cards_being_deleted(
     assert 'id="resources" class="resources" hx-swap-oob="true"' in page
     assert f'id="resource-{bucket.pk}"' in page and "badge-deleting" in page
     assert f"/labs/resources/{bucket.pk}/status/" in page
+
+
+def test_a_finished_job_left_in_a_removed_region_can_still_be_deleted(
+    learner_client, learner, cohort, lab_settings
+):
+    # The instructor's region alert counts it until it is gone: the learner must reach it.
+    job = _resource(
+        learner, cohort, lab_settings, region="eu-west-1", state="completed",
+        cloud_name="job-left", lab="training", kind="training_job",
+    )  # fmt: skip
+    lab_settings.allowed_regions = ["us-east-1"]
+    lab_settings.save()
+
+    page = learner_client.get("/labs/training/").content.decode()
+
+    assert "1 resource in eu-west-1</strong>, a region your cohort no longer offers" in page
+    assert f'id="resource-{job.pk}"' in page and f'id="delete-{job.pk}"' in page

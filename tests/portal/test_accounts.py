@@ -74,6 +74,25 @@ def test_enrol_cohort_from_csv_prints_one_time_passwords(tmp_path, capsys):
     assert get_user_model().objects.get(email="alan@example.com").check_password(password)
 
 
+def test_one_time_passwords_are_easy_to_copy_from_a_sheet():
+    from portal.services import one_time_password
+
+    for _ in range(200):
+        password = one_time_password()
+        assert len(password) == 12 and password.isalnum()  # No leading "-" to lose.
+        assert not set(password) & set("0O1lI")
+
+
+def test_enrolling_a_learner_in_a_second_cohort_says_where_their_labs_stay(tmp_path, capsys):
+    first = tmp_path / "first.csv"
+    first.write_text("name,email,role\nAlan Turing,alan@example.com,learner\n")
+    call_command("enrol_cohort", "Spring", str(first))
+    call_command("enrol_cohort", "Autumn", str(first))
+
+    out = capsys.readouterr().out
+    assert "note: their labs stay in 'Spring', their first cohort" in out
+
+
 def test_a_bad_csv_line_changes_nothing(tmp_path):
     csv_file = tmp_path / "people.csv"
     csv_file.write_text(

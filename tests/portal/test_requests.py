@@ -108,3 +108,25 @@ def test_a_utf8_form_still_goes_through(learner_client, lab_settings_for_cohort)
 def test_head_is_answered_like_get(learner_client, lab_settings_for_cohort, path):
     assert learner_client.head(path).status_code == learner_client.get(path).status_code
     assert learner_client.head(path).status_code in (200, 302)
+
+
+def test_a_cohort_with_cloud_resources_cannot_be_deleted_in_the_admin(client, cohort, learner):
+    from django.contrib.auth import get_user_model
+
+    from labs.models import CloudResource
+
+    admin_user = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(admin_user)
+    bucket = CloudResource.objects.create(
+        owner=learner, cohort=cohort, account=lab_settings_for(cohort).account, lab="storage",
+        kind="bucket", region="us-east-1", cloud_name="left-behind", state="ready",
+    )  # fmt: skip
+
+    # Deleting the rows would leave the bucket in the cloud with nothing to find it by.
+    assert client.get(f"/admin/portal/cohort/{cohort.pk}/delete/").status_code == 403
+    change = client.get(f"/admin/portal/cohort/{cohort.pk}/change/").content.decode()
+    assert "still has 1 cloud resource: tear it down from its dashboard" in change
+
+    bucket.state = "deleted"
+    bucket.save()
+    assert client.get(f"/admin/portal/cohort/{cohort.pk}/delete/").status_code == 200

@@ -28,3 +28,8 @@ class Command(BaseCommand):
         for person in enrolled:
             password = person.password or "(existing account, password unchanged)"
             self.stdout.write(f"  {person.role:<10} {person.username:<40} {password}")
+            if person.labs_cohort and person.role == "learner":
+                self.stdout.write(
+                    f"             note: their labs stay in {person.labs_cohort!r}, their first "
+                    "cohort; remove that enrolment (Django admin) to move them here."
+                )
