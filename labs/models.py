@@ -246,9 +246,7 @@ class CloudResource(models.Model):
 
     @property
     def kind_in_sentence(self) -> str:
-        """The kind as a sentence says it: "S3 bucket", "notebook instance"."""
-        label = self.get_kind_display()
-        return label if label[:2].isupper() else label[0].lower() + label[1:]
+        return kind_in_sentence(self.kind)
 
     @property
     def kind_with_article(self) -> str:
@@ -272,6 +270,12 @@ class CloudResource(models.Model):
         return (self.estimated_cost_usd + open_period).quantize(
             Decimal("0.0001"), rounding=ROUND_UP
         )
+
+
+def kind_in_sentence(kind: str) -> str:
+    """A resource kind as a sentence says it: "S3 bucket", "notebook instance"."""
+    label = CloudResource.Kind(kind).label
+    return label if label[:2].isupper() else label[0].lower() + label[1:]
 
 
 def open_period_cost(hourly_usd: Decimal, billing_started_at, now) -> Decimal:

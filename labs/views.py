@@ -23,7 +23,11 @@ from labs.models import CloudResource, Lab, LabCheck
 from labs.services import labs as lab_services
 from labs.services.events import version_cache_key
 from labs.services.policy import LaunchRefusedError, lab_settings_for, offered_instance_types
-from labs.services.resources import launch_refused_by, resource_request_action
+from labs.services.resources import (
+    launch_refused_by,
+    notebook_request_open_url,
+    resource_request_action,
+)
 
 HTMX_STOP_POLLING = 286
 
@@ -270,16 +274,7 @@ def resource_action(request, pk, action):
         raise Http404("No such action.")
     try:
         if action == "open":
-            from labs.tasks import notebook_open_url_task
-
-            if (
-                resource.kind != CloudResource.Kind.NOTEBOOK
-                or resource.state != CloudResource.State.READY
-            ):
-                raise LaunchRefusedError(
-                    "JupyterLab opens once the notebook instance is InService."
-                )
-            notebook_open_url_task.delay(resource.pk)
+            resource = notebook_request_open_url(resource)
         else:
             resource = resource_request_action(resource=resource, action=action)
     except LaunchRefusedError as refusal:
@@ -356,8 +351,14 @@ def resource_status(request, pk):
                 status=HTMX_STOP_POLLING,
             )
         return redirect_to_login(request.get_full_path())
-    waiting = query.get("open") == "1" and not resource.details.get("open_url")
-    context = {"resource": resource, "waiting_for_url": waiting, "announce": True}
+    asked_to_open = query.get("open") == "1"
+    waiting = asked_to_open and not resource.details.get("open_url")
+    context = {
+        "resource": resource,
+        "waiting_for_url": waiting,
+        "announce": True,
+        "link_ready": asked_to_open and not waiting,
+    }
     response = render(request, "labs/partials/resource.html", context)
     response["ETag"] = etag
     response["Cache-Control"] = "no-cache"

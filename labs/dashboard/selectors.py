@@ -35,7 +35,7 @@ from django.utils import timezone
 from curriculum.models import Lesson, LessonCompletion, ObjectiveTick
 from labs.cloud import regions as cloud_regions
 from labs.dashboard.models import CohortOperation
-from labs.models import CloudResource, Lab, LabCheck, LabSettings
+from labs.models import CloudResource, Lab, LabCheck, LabSettings, kind_in_sentence
 from portal.models import Cohort, Enrolment
 from portal.selectors import user_is_instructor
 
@@ -483,7 +483,7 @@ def _lessons() -> list[dict]:
 
 
 def _who(r: ResourceRow) -> str:
-    return f"{r.owner_name}: {r.kind_label.lower()} {r.cloud_name} ({r.region})"
+    return f"{r.owner_name}: {kind_in_sentence(r.kind)} {r.cloud_name} ({r.region})"
 
 
 def _alerts(

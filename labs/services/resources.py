@@ -456,6 +456,20 @@ def resource_request_action(
     raise LaunchRefusedError("It kept changing while you asked; reload the page and try again.")
 
 
+def notebook_request_open_url(resource: CloudResource) -> CloudResource:
+    """Ask a worker for a fresh JupyterLab link. The last one is dropped first: it lives
+    5 minutes, and the card shows a link only once the new one is there."""
+    from labs.tasks import notebook_open_url_task
+
+    if resource.kind != Kind.NOTEBOOK or resource.state != State.READY:
+        raise LaunchRefusedError("JupyterLab opens once the notebook instance is InService.")
+    details = {k: v for k, v in resource.details.items() if k not in ("open_url", "open_url_at")}
+    with transaction.atomic():
+        resource = resource_transition(resource, details=details)
+        enqueue_after_commit(notebook_open_url_task, resource.pk)
+    return resource
+
+
 def _check_start_allowed(resource: CloudResource) -> None:
     """Starting a stopped notebook bills again, so a launch's rules hold: a region or type
     the cohort has since taken off its lists, the learner's limit, the budget."""

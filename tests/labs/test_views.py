@@ -682,3 +682,21 @@ def test_a_finished_job_left_in_a_removed_region_can_still_be_deleted(
 
     assert "1 resource in eu-west-1</strong>, a region your cohort no longer offers" in page
     assert f'id="resource-{job.pk}"' in page and f'id="delete-{job.pk}"' in page
+
+
+def test_asking_for_a_jupyterlab_link_again_never_shows_the_expired_one(
+    learner_client, learner, cohort, lab_settings
+):
+    notebook = _resource(
+        learner, cohort, lab_settings, lab="notebook", kind="notebook", state="ready",
+        cloud_name="nb-open", cloud_status="InService",
+        details={"open_url": "http://old-link/expired", "open_url_at": "2026-01-01T00:00:00"},
+    )  # fmt: skip
+
+    answer = learner_client.post(f"/labs/resources/{notebook.pk}/open/", HTTP_HX_REQUEST="true")
+
+    card = answer.content.decode()
+    assert "old-link" not in card
+    assert "open=1" in card  # The card polls until the worker has made the new link.
+    notebook.refresh_from_db()
+    assert "open_url" not in notebook.details
