@@ -40,6 +40,11 @@ def _asked(state: str, cloud_status: str) -> str:
     if state == "stopping" and cloud_status not in ("Stopping", "Stopped"):
         return f"Stopping — {ON_ITS_WAY}"
     if state == "deleting" and cloud_status != "Deleting":
+        # A running notebook or job is stopped first, then deleted.
+        if cloud_status == "Stopping":
+            return "Deleting — stopping it first; it is deleted once stopped."
+        if cloud_status == "Stopped":
+            return "Deleting — it is stopped; deleting it comes next."
         return f"Deleting — {ON_ITS_WAY}"
     if state == "provisioning" and cloud_status == "Stopped":  # Started again.
         return f"Starting — {ON_ITS_WAY}"

@@ -50,9 +50,6 @@ def _learner_context(request):
 def _lab_page_context(request, lab):
     cohort, lab_settings, region = _learner_context(request)
     lesson = Lesson.objects.filter(kind=Lesson.Kind.LAB, lab=lab, is_published=True).first()
-    if lesson is None:
-        # Its lesson file was taken out of the course: so is the page.
-        raise Http404("This lab is not part of the course at the moment.")
     cards = _lab_resources(request.user, cohort, lab, region, lab_settings.allowed_regions)
     context = {
         "lab": lab,
@@ -80,10 +77,15 @@ def _lab_page_context(request, lab):
         "proposed_bucket": _proposed_bucket(request.user, cohort, region, lab),
         "launch_key": _new_launch_key(),
         "lesson": lesson,
+        # Without its lesson (the file was taken out of the course), the workspace still
+        # shows: what was launched there may still bill.
+        "page_template": "curriculum/lesson.html" if lesson else "labs/lab_alone.html",
+        "lab_label": Lab(lab).label,
     }
-    ticked, completed = course.lesson_progress_for_user(user=request.user, lesson=lesson)
-    previous, following = course.lesson_neighbours(user=request.user, lesson=lesson)
-    context.update(ticked=ticked, completed=completed, previous=previous, following=following)
+    if lesson:
+        ticked, completed = course.lesson_progress_for_user(user=request.user, lesson=lesson)
+        previous, following = course.lesson_neighbours(user=request.user, lesson=lesson)
+        context.update(ticked=ticked, completed=completed, previous=previous, following=following)
     return context
 
 
@@ -352,7 +354,8 @@ def resource_status(request, pk):
             )
         return redirect_to_login(request.get_full_path())
     asked_to_open = query.get("open") == "1"
-    waiting = asked_to_open and not resource.details.get("open_url")
+    # Until the link is there, or the worker said why it could not make one.
+    waiting = asked_to_open and not (resource.details.get("open_url") or resource.failure_reason)
     context = {
         "resource": resource,
         "waiting_for_url": waiting,

@@ -528,7 +528,7 @@ def _alerts(
                 "budget",
                 "bad",
                 "The budget is $0.00",
-                ["Every launch is refused until you raise it in Settings."],
+                ["Every notebook and job launch is refused until you raise it in Settings."],
             )
         )
     elif totals.spend_usd >= totals.budget_usd * BUDGET_ALERT_SHARE:

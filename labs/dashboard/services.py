@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -27,10 +26,9 @@ from labs.services.expiry import resource_extend
 from labs.services.policy import LaunchRefusedError, lab_settings_for
 from labs.services.queueing import enqueue_after_commit
 from labs.services.resources import resource_request_action, resource_stop_when_started
-from portal.models import Cohort
+from portal.models import Cohort, Enrolment
 
 logger = logging.getLogger(__name__)
-User = get_user_model()
 State = CloudResource.State
 Kind = CloudResource.Kind
 Op = CohortOperation
@@ -191,15 +189,25 @@ def cohort_teardown(*, cohort: Cohort, actor, learner=None) -> CohortOperation:
     return operation
 
 
-def _found(items) -> list[dict]:
-    """What a listing found, each with its learner's username (the tag holds their id)."""
+def _learner_id(tags: dict) -> int | None:
+    value = tags.get("portal:learner", "")
+    # Tags can be edited in the cloud's console: only plain digits are an id.
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+def _found(items, cohort: Cohort) -> list[dict]:
+    """What a listing found, each with its learner's username when they are in this
+    cohort (the tag holds their id; a tag naming anyone else says nothing about them)."""
     rows = [item.as_dict() for item in items]
-    tagged = {row["tags"].get("portal:learner", "") for row in rows}
-    ids = [int(value) for value in tagged if value.isdigit()]
-    names = dict(User.objects.filter(pk__in=ids).values_list("pk", "username"))
+    ids = {_learner_id(row["tags"]) for row in rows} - {None}
+    names = dict(
+        Enrolment.objects.filter(cohort=cohort, user_id__in=ids).values_list(
+            "user_id", "user__username"
+        )
+    )
     for row in rows:
-        value = row["tags"].get("portal:learner", "")
-        row["learner_name"] = names.get(int(value), f"user {value}") if value.isdigit() else ""
+        learner = _learner_id(row["tags"])
+        row["learner_name"] = names.get(learner, "not in this cohort") if learner else ""
     return rows
 
 
@@ -266,7 +274,7 @@ def cohort_teardown_check(*, operation_id: int) -> bool:
         operation,
         state=Op.State.DONE,
         regions=regions,
-        found=_found(items),
+        found=_found(items, operation.cohort),
         summary=summary,
     )
     return False
@@ -317,6 +325,7 @@ def learner_extend(*, cohort: Cohort, learner, actor, minutes: int) -> CohortOpe
 @transaction.atomic
 def lab_settings_update(*, lab_settings: LabSettings, changes: dict, actor) -> CohortOperation:
     """Save the cohort's guard rails; the operation says which ones changed."""
+    old_ttl = lab_settings.lab_ttl
     changed = []
     for name, value in changes.items():
         if getattr(lab_settings, name) != value:
@@ -331,7 +340,7 @@ def lab_settings_update(*, lab_settings: LabSettings, changes: dict, actor) -> C
         else "Saved without changes."
     )
     if "lab_ttl_minutes" in changed:
-        count = _lab_time_apply(lab_settings)
+        count = _lab_time_apply(lab_settings, lab_settings.lab_ttl - old_ttl)
         summary += f" The new lab time applied to {count} resource{'s' if count != 1 else ''}."
     return _operation(
         cohort=lab_settings.cohort,
@@ -354,19 +363,20 @@ _EXPIRING_STATES = (
 )
 
 
-def _lab_time_apply(lab_settings: LabSettings) -> int:
-    """A changed lab time counts for what is already there, from each one's launch: the
-    instructor who shortens it to stop a forgotten GPU means the running one."""
-    ttl = lab_settings.lab_ttl
+def _lab_time_apply(lab_settings: LabSettings, shift: timedelta) -> int:
+    """A changed lab time counts for what is already there: the instructor who shortens
+    it to stop a forgotten GPU means the running one. Each due time moves by the change,
+    so an extension, or the grace after an expiry's stop, is kept."""
     minutes = lab_settings.lab_ttl_minutes
     resources = CloudResource.objects.filter(
         cohort=lab_settings.cohort, state__in=_EXPIRING_STATES
     )
     for resource in resources:
+        due = resource.expires_at or resource.created_at + lab_settings.lab_ttl - shift
         resource_transition(
             resource,
-            expires_at=resource.created_at + ttl,
-            message=f"Lab time: {minutes} minutes from launch, set by the instructor.",
+            expires_at=due + shift,
+            message=f"The instructor set the lab time to {minutes} minutes.",
         )
     return len(resources)
 
@@ -432,7 +442,9 @@ def cohort_sweep_run(*, operation_id: int) -> CohortOperation | None:
         )
     else:
         summary = f"Listed {where}: every resource tagged for the cohort is known."
-    return _finish(operation, regions=regions, found=_found(unknown), summary=summary)
+    return _finish(
+        operation, regions=regions, found=_found(unknown, operation.cohort), summary=summary
+    )
 
 
 _ALREADY_SENT_FOR_DELETION = (

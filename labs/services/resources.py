@@ -243,11 +243,7 @@ def resource_submit(*, resource_id: int) -> CloudResource | None:
 
     driver = drivers.for_kind(resource.kind)
     try:
-        # A second run of this task, or a later step (an expiry's delete), may have
-        # written the row while the cloud answered: the later write wins.
-        resource = resource_apply_observation(
-            resource, driver.submit(resource), only_if_unchanged=True
-        )
+        resource = _record_submission(resource, driver.submit(resource))
     except CloudError as error:
         if error.retryable:
             raise
@@ -256,6 +252,18 @@ def resource_submit(*, resource_id: int) -> CloudResource | None:
         # A second step (a bucket's data) queues behind the other learners' first steps:
         # in a busy class every resource shows up in the cloud before any data is copied.
         enqueue_after_commit(resource_followup_task, resource.pk)
+    return resource
+
+
+def _record_submission(resource: CloudResource, seen: Observation) -> CloudResource:
+    """Store the cloud's answer to a submission. A second run of the task, or a later
+    step (an expiry's delete), may have written the row while the cloud answered: the
+    later write wins. A write that left the row submitting (a clean-up or a stop asked
+    meanwhile, noted for when the cloud has answered) does not: the answer is stored on
+    the newer row, which then carries the note out."""
+    resource = resource_apply_observation(resource, seen, only_if_unchanged=True)
+    if resource.state == State.SUBMITTING:
+        resource = resource_apply_observation(resource, seen, only_if_unchanged=True)
     return resource
 
 
@@ -362,11 +370,16 @@ def resource_stop_when_started(resource: CloudResource, *, message: str) -> bool
 
 def _stop_if_asked_while_starting(resource: CloudResource) -> CloudResource:
     message = resource.details.get(STOP_WHEN_STARTED)
-    if not message or "stop" not in resource.available_actions:
+    can_stop = "stop" in resource.available_actions
+    still_coming = resource.state in (State.REQUESTED, State.SUBMITTING)
+    if not message or (still_coming and not can_stop):
         return resource
-    # Asked once: a learner who starts it again later keeps it running.
+    # Asked once, whatever came of it (stopped now, or failed or deleted first): a
+    # learner who starts it again later keeps it running.
     details = {k: v for k, v in resource.details.items() if k != STOP_WHEN_STARTED}
     resource = resource_transition(resource, details=details)
+    if not can_stop:
+        return resource
     try:
         return resource_request_action(resource=resource, action="stop", message=message)
     except LaunchRefusedError:
@@ -461,13 +474,20 @@ def notebook_request_open_url(resource: CloudResource) -> CloudResource:
     5 minutes, and the card shows a link only once the new one is there."""
     from labs.tasks import notebook_open_url_task
 
-    if resource.kind != Kind.NOTEBOOK or resource.state != State.READY:
-        raise LaunchRefusedError("JupyterLab opens once the notebook instance is InService.")
-    details = {k: v for k, v in resource.details.items() if k not in ("open_url", "open_url_at")}
-    with transaction.atomic():
-        resource = resource_transition(resource, details=details)
-        enqueue_after_commit(notebook_open_url_task, resource.pk)
-    return resource
+    for _ in range(5):
+        if resource.kind != Kind.NOTEBOOK or resource.state != State.READY:
+            raise LaunchRefusedError("JupyterLab opens once the notebook instance is InService.")
+        kept = {k: v for k, v in resource.details.items() if k not in ("open_url", "open_url_at")}
+        with transaction.atomic():
+            # Conditional, so that a detail a worker wrote meanwhile (the starter
+            # notebook put in place) is not written over; an old failure is cleared, so
+            # that a new one ends the card's wait for the link.
+            if resource_try_transition(
+                resource, details=kept, failure_reason="", only_if_unchanged=True
+            ):
+                enqueue_after_commit(notebook_open_url_task, resource.pk)
+                return resource
+    raise LaunchRefusedError("It kept changing while you asked; reload the page and try again.")
 
 
 def _check_start_allowed(resource: CloudResource) -> None:
@@ -531,9 +551,10 @@ def resource_perform_action(*, resource_id: int, action: str) -> CloudResource |
     except CloudError as error:
         if error.retryable:
             raise
+        doing = "make a JupyterLab link for" if action == "open_url" else action
         return resource_transition(
             resource,
-            message=f"Could not {action} it: {error.message}",
+            message=f"Could not {doing} it: {error.message}",
             failure_reason=error.message,
         )
     return resource_apply_observation(resource, observation)

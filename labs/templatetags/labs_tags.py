@@ -29,17 +29,24 @@ def explain_status(resource) -> str:
     )
 
 
+# What the lab time deletes along with each kind.
+_LOST_WITH = {"notebook": " with its files", "bucket": " with the data in it"}
+# Running, these are stopped first (to stop billing) and deleted after a grace period.
+_STOPPED_FIRST = {"notebook", "training_job", "transform_job"}
+_RUNNING = {"requested", "submitting", "provisioning", "running", "ready"}
+
+
 @register.filter
 def expiry_note(resource) -> str:
     """What the cohort's lab time will do to a resource, and when."""
-    if not resource.expires_at or resource.state in ("deleting", "deleted"):
+    if not resource.expires_at or resource.state in ("deleting", "deleted", "stopping"):
         return ""
     when = date_format(localtime(resource.expires_at), "M j, H:i T")
-    if "stop" not in resource.available_actions:
-        return f"deleted at {when}"
-    files = " with its files" if resource.kind == "notebook" else ""
-    grace = int(GRACE.total_seconds() // 60)
-    return f"stopped at {when}, then deleted {grace} minutes later{files}"
+    lost = _LOST_WITH.get(resource.kind, "")
+    if resource.kind in _STOPPED_FIRST and resource.state in _RUNNING:
+        grace = int(GRACE.total_seconds() // 60)
+        return f"stopped at {when}, then deleted {grace} minutes later{lost}"
+    return f"deleted at {when}{lost}"
 
 
 @register.filter

@@ -141,3 +141,27 @@ def test_teardown_check_with_nothing_left_reports_every_region_and_runs_twice(
         "Checked 2 regions (eu-west-1, us-east-1): nothing of the cohort is left in the cloud."
     )
     assert CohortOperation.objects.count() == 1
+
+
+def test_found_items_name_only_the_cohorts_own_learners(cohort, learner, other_learner):
+    from portal.models import Cohort
+
+    elsewhere = Cohort.objects.create(name="Other school", slug="other")
+    other_learner.enrolments.all().delete()
+    other_learner.enrolments.create(cohort=elsewhere, role="learner")
+
+    def item(learner_tag):
+        tags = {"portal:cohort": cohort.slug, "portal:learner": learner_tag}
+        return inventory.CloudItem("notebook", "us-east-1", "nb", "InService", True, tags=tags)
+
+    # Tags can be typed by anyone with console access: a superscript two is no id.
+    rows = services._found(
+        [item(str(learner.pk)), item(str(other_learner.pk)), item("²"), item("")], cohort
+    )
+
+    assert [row["learner_name"] for row in rows] == [
+        learner.username,
+        "not in this cohort",
+        "",
+        "",
+    ]

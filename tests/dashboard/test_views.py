@@ -507,7 +507,23 @@ def test_a_new_lab_time_applies_to_what_is_already_running(
     notebook.refresh_from_db()
     assert notebook.expires_at == started + timedelta(minutes=15)  # Due now, not in 3 hours.
     assert "applied to 1 resource" in CohortOperation.objects.get(kind="settings").summary
-    assert "Lab time: 15 minutes from launch" in notebook.events.last().message
+    assert "The instructor set the lab time to 15 minutes" in notebook.events.last().message
+
+
+def test_a_new_lab_time_keeps_an_extension(instructor_client, cohort, lab_settings, learner):
+    started = timezone.now() - timedelta(minutes=20)
+    extended = started + timedelta(minutes=180 + 60)  # One hour more for this learner.
+    notebook = CloudResource.objects.create(
+        owner=learner, cohort=cohort, account=lab_settings.account, lab="notebook",
+        kind="notebook", region="us-east-1", cloud_name="nb-ext", state="ready",
+        expires_at=extended,
+    )  # fmt: skip
+
+    data = _settings_data(lab_settings, lab_ttl_minutes="200")
+    instructor_client.post(f"/dashboard/{cohort.pk}/settings/", data)
+
+    notebook.refresh_from_db()
+    assert notebook.expires_at == extended + timedelta(minutes=20)
 
 
 def test_the_settings_page_saves_as_shown(instructor_client, cohort, lab_settings):
@@ -584,7 +600,7 @@ def test_an_instructors_own_resources_are_accounted_for_beside_the_rows(
 
     assert page.context["dashboard"].totals.live_resources == 2
     text = page.content.decode()
-    assert "instructors' own lab resources, 1 running" in text
+    assert "not enrolled here as learners (instructors trying the labs), 1 running" in text
 
 
 def test_the_csv_links_follow_the_filters_the_page_shows(instructor_client, cohort):
@@ -593,3 +609,42 @@ def test_the_csv_links_follow_the_filters_the_page_shows(instructor_client, coho
 
     text = live.content.decode()
     assert "resources.csv?" in text and "lab=training" in text.split("resources.csv?", 1)[1][:80]
+
+
+def test_a_stop_asked_while_the_worker_submits_does_not_lose_the_clouds_answer(
+    cohort, learner, instructor, lab_settings
+):
+    from labs.dashboard.services import cohort_stop_notebooks
+    from labs.services.observation import Observation
+    from labs.services.resources import _record_submission
+
+    # The worker has claimed the row and is creating the instance in the cloud...
+    claimed = make_resource(learner, lab_settings, state="submitting", cloud_status="")
+    # ...when the instructor stops every notebook, which notes the stop on the row.
+    cohort_stop_notebooks(cohort=cohort, actor=instructor)
+
+    # The worker's row is now older than the database's; the cloud's answer still counts.
+    _record_submission(claimed, Observation(state="provisioning", cloud_status="Pending"))
+
+    claimed.refresh_from_db()
+    assert claimed.cloud_status == "Pending"
+    assert claimed.state == "stopping"
+
+
+def test_a_stop_noted_for_a_notebook_that_then_failed_is_forgotten(
+    cohort, learner, instructor, lab_settings
+):
+    from labs.dashboard.services import cohort_stop_notebooks
+    from labs.services.observation import Observation
+    from labs.services.resources import resource_apply_observation
+
+    notebook = make_resource(learner, lab_settings, state="submitting", cloud_status="")
+    cohort_stop_notebooks(cohort=cohort, actor=instructor)
+    notebook.refresh_from_db()
+
+    resource_apply_observation(notebook, Observation(state="failed", cloud_status="Failed"))
+
+    notebook.refresh_from_db()
+    assert notebook.state == "failed"
+    # Started again later by the learner, it is not stopped for the old request.
+    assert "stop_when_started" not in notebook.details

@@ -21,6 +21,9 @@ def test_between_a_click_and_the_clouds_answer_the_card_says_what_was_asked():
     # The cloud still says InService: the sentence must not invite a Stop again.
     assert _sentence(state="stopping") == "Stopping — your request is on its way to the cloud."
     assert _sentence(state="deleting").startswith("Deleting — your request")
+    # Deleting a running notebook stops it first: the cloud is already at work.
+    assert _sentence(state="deleting", cloud="Stopping").startswith("Deleting — stopping it")
+    assert _sentence(state="deleting", cloud="Stopped").startswith("Deleting — it is stopped")
     assert _sentence(state="provisioning", cloud="Stopped").startswith("Starting — your request")
     # Once the cloud answers, its own status is explained.
     assert _sentence(state="stopping", cloud="Stopping").startswith("Stopping — winding down")
@@ -49,15 +52,18 @@ def test_a_cost_too_small_to_show_in_cents_is_not_shown_as_nothing():
 
 def test_the_card_says_when_the_lab_time_ends():
     expires = datetime(2026, 1, 1, 15, 30, tzinfo=UTC)
-    ready_notebook = CloudResource(kind="notebook", state="ready", expires_at=expires)
-    bucket = CloudResource(kind="bucket", state="ready", expires_at=expires)
-    deleting = CloudResource(kind="bucket", state="deleting", expires_at=expires)
 
-    assert expiry_note(ready_notebook) == (
-        "stopped at Jan 1, 15:30 UTC, then deleted 30 minutes later with its files"
-    )
-    assert expiry_note(bucket) == "deleted at Jan 1, 15:30 UTC"
-    assert expiry_note(deleting) == ""
+    def note(kind, state):
+        return expiry_note(CloudResource(kind=kind, state=state, expires_at=expires))
+
+    stopped_first = "stopped at Jan 1, 15:30 UTC, then deleted 30 minutes later"
+    assert note("notebook", "ready") == f"{stopped_first} with its files"
+    assert note("notebook", "submitting") == f"{stopped_first} with its files"
+    assert note("notebook", "stopped") == "deleted at Jan 1, 15:30 UTC with its files"
+    assert note("training_job", "running") == stopped_first
+    assert note("training_job", "completed") == "deleted at Jan 1, 15:30 UTC"
+    assert note("bucket", "ready") == "deleted at Jan 1, 15:30 UTC with the data in it"
+    assert note("bucket", "deleting") == ""
 
 
 @pytest.mark.parametrize("secondary", ["Uploading", "Completed"])

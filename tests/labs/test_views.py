@@ -608,15 +608,23 @@ def test_after_a_delete_the_page_proposes_a_name_that_launches(
     assert CloudResource.objects.filter(cloud_name=second, state="requested").exists()
 
 
-def test_a_lab_taken_out_of_the_course_is_not_found(learner_client, lab_settings):
+def test_a_lab_taken_out_of_the_course_still_shows_what_it_launched(
+    learner_client, learner, cohort, lab_settings
+):
     from curriculum.models import Lesson
 
+    notebook = _resource(
+        learner, cohort, lab_settings, lab="notebook", kind="notebook", state="ready",
+        cloud_name="nb-kept", cloud_status="InService",
+    )  # fmt: skip
     Lesson.objects.filter(lab="notebook").update(is_published=False)
 
     answer = learner_client.get("/labs/notebook/")
 
-    assert answer.status_code == 404
-    assert learner_client.get("/labs/storage/").status_code == 200
+    page = answer.content.decode()
+    assert answer.status_code == 200
+    assert "not part of the course at the moment" in page
+    assert f'id="stop-{notebook.pk}"' in page  # It still bills: it can still be stopped.
 
 
 def test_a_held_resource_is_said_above_the_form_before_the_click(
@@ -700,3 +708,22 @@ def test_asking_for_a_jupyterlab_link_again_never_shows_the_expired_one(
     assert "open=1" in card  # The card polls until the worker has made the new link.
     notebook.refresh_from_db()
     assert "open_url" not in notebook.details
+
+
+def test_waiting_for_a_jupyterlab_link_ends_when_the_worker_could_not_make_one(
+    learner_client, learner, cohort, lab_settings
+):
+    notebook = _resource(
+        learner, cohort, lab_settings, lab="notebook", kind="notebook", state="ready",
+        cloud_name="nb-nolink", cloud_status="InService",
+    )  # fmt: skip
+    url = f"/labs/resources/{notebook.pk}/status/?open=1"
+    assert learner_client.get(url, HTTP_HX_REQUEST="true").status_code == 200  # Still waiting.
+
+    CloudResource.objects.filter(pk=notebook.pk).update(
+        failure_reason="AccessDenied: not allowed", version=notebook.version + 1
+    )
+    answer = learner_client.get(url, HTTP_HX_REQUEST="true")
+
+    assert answer.status_code == 286  # Stops polling, and says why.
+    assert "Why: AccessDenied: not allowed" in answer.content.decode()

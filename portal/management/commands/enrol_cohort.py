@@ -31,5 +31,6 @@ class Command(BaseCommand):
             if person.labs_cohort and person.role == "learner":
                 self.stdout.write(
                     f"             note: their labs stay in {person.labs_cohort!r}, their first "
-                    "cohort; remove that enrolment (Django admin) to move them here."
+                    "cohort. To move them here, tear down their resources on that cohort's "
+                    "dashboard first, then remove that enrolment in the admin."
                 )
