@@ -5,7 +5,14 @@ from dataclasses import dataclass
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import Http404
 
-from labs.models import HELD, CloudResource, LabCheck, LabPreference, LabSettings
+from labs.models import (
+    HELD,
+    CloudResource,
+    LabCheck,
+    LabPreference,
+    LabSettings,
+    ResourceEvent,
+)
 from portal.models import Cohort, Enrolment
 
 
@@ -94,6 +101,26 @@ def resource_list_outside_regions(*, user, cohort: Cohort, lab: str, allowed_reg
         .exclude(region__in=allowed_regions)
         .select_related("parent")
         .order_by("region", "created_at")
+    )
+
+
+def resource_list_recently_deleted(*, user, cohort: Cohort, lab: str, since):
+    """The lab's resources deleted since ``since``, newest first, each with the sentence
+    that asked for its deletion (the learner, the clean-up, the lab time or an
+    instructor): "where is my notebook?" has an answer on the page."""
+    asked = ResourceEvent.objects.filter(
+        resource=OuterRef("pk"), state=CloudResource.State.DELETING
+    ).order_by("at", "id")
+    return (
+        CloudResource.objects.filter(
+            owner=user,
+            cohort=cohort,
+            lab=lab,
+            state=CloudResource.State.DELETED,
+            updated_at__gte=since,
+        )
+        .annotate(deleted_because=Subquery(asked.values("message")[:1]))
+        .order_by("-updated_at")[:10]
     )
 
 

@@ -2,6 +2,7 @@
 The web process never calls the cloud; the status partials read a single row."""
 
 import secrets
+from datetime import timedelta
 from urllib.parse import unquote_plus
 
 from django.contrib import messages
@@ -12,6 +13,7 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from curriculum import selectors as course
@@ -30,6 +32,8 @@ from labs.services.resources import (
 )
 
 HTMX_STOP_POLLING = 286
+# How far back a lab page lists what was deleted, and why.
+RECENTLY = timedelta(days=1)
 
 
 def _lab_or_404(lab: str) -> str:
@@ -98,6 +102,11 @@ def _lab_resources(user, cohort, lab, region, allowed_regions) -> dict:
         "outside_regions": list(
             selectors.resource_list_outside_regions(
                 user=user, cohort=cohort, lab=lab, allowed_regions=allowed_regions
+            )
+        ),
+        "recently_deleted": list(
+            selectors.resource_list_recently_deleted(
+                user=user, cohort=cohort, lab=lab, since=timezone.now() - RECENTLY
             )
         ),
     }

@@ -1,6 +1,10 @@
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 
 from portal.models import Cohort, Enrolment
+
+User = get_user_model()
 
 
 class EnrolmentInline(admin.TabularInline):
@@ -9,18 +13,17 @@ class EnrolmentInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
-@admin.register(Cohort)
-class CohortAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "created_at"]
-    search_fields = ["name", "slug"]
-    prepopulated_fields = {"slug": ["name"]}
-    inlines = [EnrolmentInline]
+class KeepsCloudResourcesAdmin(admin.ModelAdmin):
+    """Deleting these rows (a cohort, an enrolment, a user) would forget cloud resources,
+    not delete the cloud's copies, which would go on billing with nothing to find them by.
+    Refused while any is not deleted; the bulk delete, which cannot judge each row, is
+    not offered."""
 
-    # Deleting a cohort forgets its cloud resources, not the cloud's copies of them: one
-    # with resources not yet deleted is torn down from its dashboard first, and the bulk
-    # delete (which cannot judge each cohort) is not offered.
+    def resources_left(self, obj):
+        raise NotImplementedError
+
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and obj.cloud_resources.exclude(state="deleted").exists():
+        if obj is not None and self.resources_left(obj).exists():
             return False
         return super().has_delete_permission(request, obj)
 
@@ -30,21 +33,52 @@ class CohortAdmin(admin.ModelAdmin):
         return actions
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        cohort = self.get_object(request, object_id)
-        if request.method == "GET" and cohort and not self.has_delete_permission(request, cohort):
-            left = cohort.cloud_resources.exclude(state="deleted").count()
-            self.message_user(
-                request,
-                f"{cohort.name} still has {left} cloud resource{'s' if left != 1 else ''}: "
-                "tear it down from its dashboard before deleting it.",
-                level=messages.WARNING,
-            )
+        obj = self.get_object(request, object_id)
+        if request.method == "GET" and obj is not None:
+            left = self.resources_left(obj).count()
+            if left:
+                self.message_user(
+                    request,
+                    f"{obj} still has {left} cloud resource{'s' if left != 1 else ''}: "
+                    f"tear {'it' if left == 1 else 'them'} down from the cohort's dashboard "
+                    "before deleting it.",
+                    level=messages.WARNING,
+                )
         return super().change_view(request, object_id, form_url, extra_context)
 
 
+def _not_deleted(**lookup):
+    from labs.models import CloudResource
+
+    return CloudResource.objects.filter(**lookup).exclude(state=CloudResource.State.DELETED)
+
+
+@admin.register(Cohort)
+class CohortAdmin(KeepsCloudResourcesAdmin):
+    list_display = ["name", "slug", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [EnrolmentInline]
+
+    def resources_left(self, obj):
+        return _not_deleted(cohort=obj)
+
+
 @admin.register(Enrolment)
-class EnrolmentAdmin(admin.ModelAdmin):
+class EnrolmentAdmin(KeepsCloudResourcesAdmin):
     list_display = ["user", "cohort", "role", "enrolled_at"]
     list_filter = ["role", "cohort"]
     search_fields = ["user__username", "user__email", "cohort__name"]
     autocomplete_fields = ["user", "cohort"]
+
+    def resources_left(self, obj):
+        return _not_deleted(cohort=obj.cohort_id, owner=obj.user_id)
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class PortalUserAdmin(KeepsCloudResourcesAdmin, UserAdmin):
+    def resources_left(self, obj):
+        return _not_deleted(owner=obj)

@@ -727,3 +727,25 @@ def test_waiting_for_a_jupyterlab_link_ends_when_the_worker_could_not_make_one(
 
     assert answer.status_code == 286  # Stops polling, and says why.
     assert "Why: AccessDenied: not allowed" in answer.content.decode()
+
+
+def test_a_lab_page_says_what_was_deleted_lately_and_who_asked(
+    learner_client, learner, cohort, lab_settings
+):
+    notebook = _resource(
+        learner, cohort, lab_settings, lab="notebook", kind="notebook", state="ready",
+        cloud_name="nb-torn-down", cloud_status="InService",
+    )  # fmt: skip
+    resource_transition(
+        notebook,
+        state="deleting",
+        message="Your instructor Quinn is tearing down your lab resources.",
+    )
+    resource_transition(notebook, state="deleted", message="Deleted.")
+
+    page = learner_client.get("/labs/notebook/").content.decode()
+
+    assert "Deleted in the last day (1)" in page
+    assert "nb-torn-down</code> in us-east-1" in page
+    assert "Your instructor Quinn is tearing down your lab resources." in page
+    assert "Deleted in the last day" not in learner_client.get("/labs/storage/").content.decode()

@@ -125,8 +125,13 @@ def test_a_cohort_with_cloud_resources_cannot_be_deleted_in_the_admin(client, co
     # Deleting the rows would leave the bucket in the cloud with nothing to find it by.
     assert client.get(f"/admin/portal/cohort/{cohort.pk}/delete/").status_code == 403
     change = client.get(f"/admin/portal/cohort/{cohort.pk}/change/").content.decode()
-    assert "still has 1 cloud resource: tear it down from its dashboard" in change
+    assert "still has 1 cloud resource: tear it down from the cohort&#x27;s dashboard" in change
+    # Nor can its owner, or their enrolment, be deleted while it is there.
+    assert client.get(f"/admin/auth/user/{learner.pk}/delete/").status_code == 403
+    enrolment = learner.enrolments.get(cohort=cohort)
+    assert client.get(f"/admin/portal/enrolment/{enrolment.pk}/delete/").status_code == 403
 
     bucket.state = "deleted"
     bucket.save()
     assert client.get(f"/admin/portal/cohort/{cohort.pk}/delete/").status_code == 200
+    assert client.get(f"/admin/auth/user/{learner.pk}/delete/").status_code == 200
