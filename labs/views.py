@@ -65,14 +65,6 @@ def _lab_page_context(request, lab):
             (code, regions.region_name(code)) for code in lab_settings.allowed_regions
         ],
         **cards,
-        "launch_refused": launch_refused_by(cards["resources"], _LAUNCHED_KIND[lab]),
-        "elsewhere": selectors.resource_counts_in_other_regions(
-            user=request.user,
-            cohort=cohort,
-            lab=lab,
-            region=region,
-            allowed_regions=lab_settings.allowed_regions,
-        ),
         "check": selectors.lab_check_latest(user=request.user, cohort=cohort, lab=lab),
         "instance_choices": _instance_choices(lab_settings, lab),
         "training_form": TrainingForm(
@@ -94,10 +86,17 @@ def _lab_page_context(request, lab):
 
 
 def _lab_resources(user, cohort, lab, region, allowed_regions) -> dict:
-    """The lab's cards: the region's, and those left in regions no longer offered."""
+    """What the page says of the lab's resources: the region's cards (and the note they
+    put above the form), the counts in other regions, those left in regions no longer
+    offered and those deleted lately."""
+    resources = list(
+        selectors.resource_list_for_lab(user=user, cohort=cohort, lab=lab, region=region)
+    )
     return {
-        "resources": list(
-            selectors.resource_list_for_lab(user=user, cohort=cohort, lab=lab, region=region)
+        "resources": resources,
+        "launch_refused": launch_refused_by(resources, _LAUNCHED_KIND[lab]),
+        "elsewhere": selectors.resource_counts_in_other_regions(
+            user=user, cohort=cohort, lab=lab, region=region, allowed_regions=allowed_regions
         ),
         "outside_regions": list(
             selectors.resource_list_outside_regions(
@@ -197,10 +196,14 @@ def _launched(request, lab, cohort, resource):
     if request.htmx:
         # The region's cards, the new one among them, in place of the old list: cheaper
         # than reloading the page, and the form keeps what the learner typed.
-        context = {
-            "resources": selectors.resource_list_for_lab(
+        resources = list(
+            selectors.resource_list_for_lab(
                 user=request.user, cohort=cohort, lab=lab, region=resource.region
-            ),
+            )
+        )
+        context = {
+            "resources": resources,
+            "launch_refused": launch_refused_by(resources, _LAUNCHED_KIND[lab]),
             "launched": resource,
             "launch_key": _new_launch_key(),  # A next launch is a new one.
         }

@@ -673,6 +673,8 @@ def test_clean_up_answers_with_the_cards_being_deleted(
     assert 'id="resources" class="resources" hx-swap-oob="true"' in page
     assert f'id="resource-{bucket.pk}"' in page and "badge-deleting" in page
     assert f"/labs/resources/{bucket.pk}/status/" in page
+    # The note that the lab holds a bucket here goes, since the bucket is going.
+    assert '<p id="launch-note" class="notice" role="note" hx-swap-oob="true" hidden>' in page
 
 
 def test_a_finished_job_left_in_a_removed_region_can_still_be_deleted(
@@ -749,3 +751,14 @@ def test_a_lab_page_says_what_was_deleted_lately_and_who_asked(
     assert "nb-torn-down</code> in us-east-1" in page
     assert "Your instructor Quinn is tearing down your lab resources." in page
     assert "Deleted in the last day" not in learner_client.get("/labs/storage/").content.decode()
+
+
+def test_a_launch_answer_puts_the_note_above_the_form_at_once(learner_client, lab_settings):
+    answer = learner_client.post(
+        "/labs/storage/launch/", {"bucket_name": "my-first-bucket"}, HTTP_HX_REQUEST="true"
+    )
+
+    text = answer.content.decode()
+    assert answer.status_code == 200
+    assert 'id="launch-note"' in text and 'hx-swap-oob="true"' in text
+    assert "You have the S3 bucket my-first-bucket (requested) here" in text
