@@ -2,7 +2,6 @@ import uuid
 
 import pytest
 
-from curriculum.services import lesson_sync_from_directory
 from labs.models import CloudAccount, CloudResource, LabSettings
 from labs.services.policy import lab_settings_for
 from portal.models import Cohort, Enrolment
@@ -27,16 +26,6 @@ def cloud_lab_settings(cohort, localcloud) -> LabSettings:
     lab_settings.allowed_regions = ["us-east-1", "eu-west-1"]
     lab_settings.save()
     return lab_settings
-
-
-@pytest.fixture
-def course(db):
-    lesson_sync_from_directory()
-
-
-@pytest.fixture
-def lab_settings(cohort):
-    return lab_settings_for(cohort)
 
 
 @pytest.fixture

@@ -8,23 +8,16 @@ from html.parser import HTMLParser
 import pytest
 from django.test import Client
 
-from curriculum.services import lesson_sync_from_directory
 from labs.models import CloudResource, LabPreference
 from labs.services.events import resource_transition
-from labs.services.policy import lab_settings_for
 from tests.fixtures.users import make_user
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def course(db):
-    lesson_sync_from_directory()
-
-
-@pytest.fixture
-def lab_settings(cohort):
-    return lab_settings_for(cohort)
+def _course(course):
+    pass
 
 
 def _resource(owner, cohort, lab_settings, **extra):
@@ -39,6 +32,10 @@ def _resource(owner, cohort, lab_settings, **extra):
     }
     values.update(extra)
     return CloudResource.objects.create(**values)
+
+
+def _notebook(owner, cohort, lab_settings, **extra):
+    return _resource(owner, cohort, lab_settings, lab="notebook", kind="notebook", **extra)
 
 
 def test_a_lab_page_is_done_by_its_check_not_by_a_button(learner_client, lab_settings, course):
@@ -613,10 +610,14 @@ def test_a_lab_taken_out_of_the_course_still_shows_what_it_launched(
 ):
     from curriculum.models import Lesson
 
-    notebook = _resource(
-        learner, cohort, lab_settings, lab="notebook", kind="notebook", state="ready",
-        cloud_name="nb-kept", cloud_status="InService",
-    )  # fmt: skip
+    notebook = _notebook(
+        learner,
+        cohort,
+        lab_settings,
+        state="ready",
+        cloud_name="nb-kept",
+        cloud_status="InService",
+    )
     Lesson.objects.filter(lab="notebook").update(is_published=False)
 
     answer = learner_client.get("/labs/notebook/")
@@ -643,10 +644,14 @@ def test_a_refused_action_answers_with_the_card_as_it_is_now(
     learner_client, learner, cohort, lab_settings
 ):
     # Deleted in another tab; this tab still shows it Ready and clicks Stop.
-    notebook = _resource(
-        learner, cohort, lab_settings, lab="notebook", kind="notebook", state="deleting",
-        cloud_name="nb-gone", cloud_status="Deleting",
-    )  # fmt: skip
+    notebook = _notebook(
+        learner,
+        cohort,
+        lab_settings,
+        state="deleting",
+        cloud_name="nb-gone",
+        cloud_status="Deleting",
+    )
 
     answer = learner_client.post(f"/labs/resources/{notebook.pk}/stop/", HTTP_HX_REQUEST="true")
 
@@ -697,11 +702,15 @@ def test_a_finished_job_left_in_a_removed_region_can_still_be_deleted(
 def test_asking_for_a_jupyterlab_link_again_never_shows_the_expired_one(
     learner_client, learner, cohort, lab_settings
 ):
-    notebook = _resource(
-        learner, cohort, lab_settings, lab="notebook", kind="notebook", state="ready",
-        cloud_name="nb-open", cloud_status="InService",
+    notebook = _notebook(
+        learner,
+        cohort,
+        lab_settings,
+        state="ready",
+        cloud_name="nb-open",
+        cloud_status="InService",
         details={"open_url": "http://old-link/expired", "open_url_at": "2026-01-01T00:00:00"},
-    )  # fmt: skip
+    )
 
     answer = learner_client.post(f"/labs/resources/{notebook.pk}/open/", HTTP_HX_REQUEST="true")
 
@@ -715,10 +724,14 @@ def test_asking_for_a_jupyterlab_link_again_never_shows_the_expired_one(
 def test_waiting_for_a_jupyterlab_link_ends_when_the_worker_could_not_make_one(
     learner_client, learner, cohort, lab_settings
 ):
-    notebook = _resource(
-        learner, cohort, lab_settings, lab="notebook", kind="notebook", state="ready",
-        cloud_name="nb-nolink", cloud_status="InService",
-    )  # fmt: skip
+    notebook = _notebook(
+        learner,
+        cohort,
+        lab_settings,
+        state="ready",
+        cloud_name="nb-nolink",
+        cloud_status="InService",
+    )
     url = f"/labs/resources/{notebook.pk}/status/?open=1"
     assert learner_client.get(url, HTTP_HX_REQUEST="true").status_code == 200  # Still waiting.
 
@@ -734,10 +747,14 @@ def test_waiting_for_a_jupyterlab_link_ends_when_the_worker_could_not_make_one(
 def test_a_lab_page_says_what_was_deleted_lately_and_who_asked(
     learner_client, learner, cohort, lab_settings
 ):
-    notebook = _resource(
-        learner, cohort, lab_settings, lab="notebook", kind="notebook", state="ready",
-        cloud_name="nb-torn-down", cloud_status="InService",
-    )  # fmt: skip
+    notebook = _notebook(
+        learner,
+        cohort,
+        lab_settings,
+        state="ready",
+        cloud_name="nb-torn-down",
+        cloud_status="InService",
+    )
     resource_transition(
         notebook,
         state="deleting",

@@ -4,20 +4,14 @@ another character set, a HEAD. Each gets a sentence, never a 500 or a page in a 
 import pytest
 from django.test import Client
 
-from curriculum.services import lesson_sync_from_directory
 from labs.services.policy import lab_settings_for
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def course(db):
-    lesson_sync_from_directory()
-
-
-@pytest.fixture
-def lab_settings_for_cohort(cohort):
-    return lab_settings_for(cohort)
+def _course(course):
+    pass
 
 
 LAB_PAGE = "http://testserver/labs/training/"
@@ -94,7 +88,7 @@ def test_a_form_in_another_character_set_is_refused_with_a_sentence(learner_clie
     assert "reads forms in UTF-8 only" in answer.content.decode()
 
 
-def test_a_utf8_form_still_goes_through(learner_client, lab_settings_for_cohort):
+def test_a_utf8_form_still_goes_through(learner_client, lab_settings):
     answer = learner_client.post(
         "/labs/region/",
         b"region=us-east-1&lab=storage",
@@ -105,7 +99,7 @@ def test_a_utf8_form_still_goes_through(learner_client, lab_settings_for_cohort)
 
 
 @pytest.mark.parametrize("path", ["/", "/healthz", "/course/", "/labs/storage/"])
-def test_head_is_answered_like_get(learner_client, lab_settings_for_cohort, path):
+def test_head_is_answered_like_get(learner_client, lab_settings, path):
     assert learner_client.head(path).status_code == learner_client.get(path).status_code
     assert learner_client.head(path).status_code in (200, 302)
 
