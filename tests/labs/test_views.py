@@ -35,7 +35,9 @@ def _resource(owner, cohort, lab_settings, **extra):
 
 
 def _notebook(owner, cohort, lab_settings, **extra):
-    return _resource(owner, cohort, lab_settings, lab="notebook", kind="notebook", **extra)
+    """A notebook instance row, InService unless ``extra`` says otherwise."""
+    values = {"state": "ready", "cloud_status": "InService", **extra}
+    return _resource(owner, cohort, lab_settings, lab="notebook", kind="notebook", **values)
 
 
 def test_a_lab_page_is_done_by_its_check_not_by_a_button(learner_client, lab_settings, course):
@@ -610,14 +612,7 @@ def test_a_lab_taken_out_of_the_course_still_shows_what_it_launched(
 ):
     from curriculum.models import Lesson
 
-    notebook = _notebook(
-        learner,
-        cohort,
-        lab_settings,
-        state="ready",
-        cloud_name="nb-kept",
-        cloud_status="InService",
-    )
+    notebook = _notebook(learner, cohort, lab_settings, cloud_name="nb-kept")
     Lesson.objects.filter(lab="notebook").update(is_published=False)
 
     answer = learner_client.get("/labs/notebook/")
@@ -706,9 +701,7 @@ def test_asking_for_a_jupyterlab_link_again_never_shows_the_expired_one(
         learner,
         cohort,
         lab_settings,
-        state="ready",
         cloud_name="nb-open",
-        cloud_status="InService",
         details={"open_url": "http://old-link/expired", "open_url_at": "2026-01-01T00:00:00"},
     )
 
@@ -724,14 +717,7 @@ def test_asking_for_a_jupyterlab_link_again_never_shows_the_expired_one(
 def test_waiting_for_a_jupyterlab_link_ends_when_the_worker_could_not_make_one(
     learner_client, learner, cohort, lab_settings
 ):
-    notebook = _notebook(
-        learner,
-        cohort,
-        lab_settings,
-        state="ready",
-        cloud_name="nb-nolink",
-        cloud_status="InService",
-    )
+    notebook = _notebook(learner, cohort, lab_settings, cloud_name="nb-nolink")
     url = f"/labs/resources/{notebook.pk}/status/?open=1"
     assert learner_client.get(url, HTTP_HX_REQUEST="true").status_code == 200  # Still waiting.
 
@@ -747,14 +733,7 @@ def test_waiting_for_a_jupyterlab_link_ends_when_the_worker_could_not_make_one(
 def test_a_lab_page_says_what_was_deleted_lately_and_who_asked(
     learner_client, learner, cohort, lab_settings
 ):
-    notebook = _notebook(
-        learner,
-        cohort,
-        lab_settings,
-        state="ready",
-        cloud_name="nb-torn-down",
-        cloud_status="InService",
-    )
+    notebook = _notebook(learner, cohort, lab_settings, cloud_name="nb-torn-down")
     resource_transition(
         notebook,
         state="deleting",
