@@ -171,6 +171,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict = (
     {"visibility_timeout": 3600} if CELERY_BROKER_URL.startswith("redis") else {}
 )
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT = "portal.embedded_broker:Transport"  # Whole messages only.
     _queue_dir = EMBEDDED_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir / "queue"),

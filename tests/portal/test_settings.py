@@ -49,7 +49,8 @@ def test_secret_key_can_come_from_a_file(tmp_path):
 def test_embedded_default_uses_a_real_broker_never_eager_mode(tmp_path):
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
-        "print(s.CELERY_BROKER_URL, s.CELERY_TASK_ALWAYS_EAGER, s.DATABASES['default']['ENGINE'])"
+        "print(s.CELERY_BROKER_URL, s.CELERY_TASK_ALWAYS_EAGER, s.DATABASES['default']['ENGINE'],"
+        " s.CELERY_BROKER_TRANSPORT)"
     )
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     result = subprocess.run(
@@ -60,4 +61,9 @@ def test_embedded_default_uses_a_real_broker_never_eager_mode(tmp_path):
         text=True,
         timeout=60,
     )
-    assert result.stdout.split() == ["filesystem://", "False", "django.db.backends.sqlite3"]
+    assert result.stdout.split() == [
+        "filesystem://",
+        "False",
+        "django.db.backends.sqlite3",
+        "portal.embedded_broker:Transport",  # Whole messages only (test_embedded_broker.py).
+    ]
