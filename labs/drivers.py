@@ -531,7 +531,10 @@ class TrainingJobDriver(JobDriver):
             seen.details["model_artifact"] = job.model_artifact
         # Every round is done once the model is being saved, whether or not the log's
         # last lines were read while it trained.
-        finished_training = job.status == "Completed" or job.secondary_status == "Uploading"
+        # (A stopped job uploads what it has too: its rounds stay as the log counted them.)
+        finished_training = job.status == "Completed" or (
+            job.status == "InProgress" and job.secondary_status == "Uploading"
+        )
         if finished_training and seen.progress_total:
             seen.progress_done = seen.progress_total
         return seen

@@ -245,6 +245,15 @@ class CloudResource(models.Model):
         return actions_for(self.kind, self.state)
 
     @property
+    def runs_no_more(self) -> bool:
+        """Deleted, or a job that has ended: it will not bill again (a stopped notebook
+        can be started again)."""
+        if self.state == self.State.DELETED:
+            return True
+        ended = (self.State.COMPLETED, self.State.FAILED, self.State.STOPPED)
+        return self.kind != self.Kind.NOTEBOOK and self.state in ended
+
+    @property
     def kind_in_sentence(self) -> str:
         return kind_in_sentence(self.kind)
 

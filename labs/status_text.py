@@ -52,6 +52,8 @@ def _asked(state: str, cloud_status: str) -> str:
 
 
 def status_sentence(*, kind: str, state: str, cloud_status: str, secondary_status: str) -> str:
+    if state == "deleted":  # Its last cloud status describes what it was, not what it is.
+        return "Deleted — gone from the cloud; nothing more is billed."
     status = secondary_status or cloud_status
     return (
         _asked(state, cloud_status)

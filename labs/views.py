@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, HttpResponseNotModified
+from django.http import Http404, HttpResponseNotModified
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
@@ -358,12 +358,8 @@ def resource_status(request, pk):
     # session: the token alone, still valid after a logout or a password change, says
     # no more than "unchanged".
     if not (request.user.is_authenticated and request.user.pk == resource.owner_id):
-        if request.htmx:
-            return HttpResponse(
-                '<p class="error" role="alert">Your session has ended: reload the page and '
-                "log in again to see this resource's status.</p>",
-                status=HTMX_STOP_POLLING,
-            )
+        # Under htmx, the whole page goes to the login form and back (htmx_session.py),
+        # as a click does; the card is not replaced by a sentence.
         return redirect_to_login(request.get_full_path())
     asked_to_open = query.get("open") == "1"
     # Until the link is there, or the worker said why it could not make one.

@@ -25,6 +25,6 @@ def csrf_failure(request, reason=""):
     if getattr(request, "htmx", False):
         response = render(request, "page_error.html", {"message": STALE_PAGE}, status=422)
         response["HX-Retarget"] = "#page-error"
-        response["HX-Reswap"] = "innerHTML"
+        response["HX-Reswap"] = "innerHTML show:top"  # At the top of the page: scrolled to.
         return response
     return render(request, "403_csrf.html", {"message": STALE_PAGE}, status=403)

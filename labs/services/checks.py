@@ -142,8 +142,8 @@ def _few_rounds(job: CloudResource) -> str:
     if rounds is None or rounds >= FEW_ROUNDS:
         return ""
     return (
-        f" Before Lab 4: this model {_trained_for(rounds)}, and its accuracy will likely "
-        "miss Lab 4's target. Train again with more rounds (try 50) first."
+        f" Before Lab 4: this model {_trained_for(rounds)}, and its accuracy may miss "
+        "Lab 4's target. If it does, train again with more rounds (try 50)."
     )
 
 

@@ -161,10 +161,8 @@ def launch_refused_by(resources, kind: str) -> str:
         return ""
     for held in resources:
         if held.kind == kind and is_held(held.kind, held.state):
-            you_have = (
-                f"You have the {held.kind_in_sentence} {held.cloud_name} "
-                f"({held.get_state_display().lower()}) here"
-            )
+            # No state in the sentence: the card beside it says the state, live.
+            you_have = f"You have the {held.kind_in_sentence} {held.cloud_name} here"
             if held.state not in CloudResource.LIVE_STATES:
                 return f"{you_have}: start it again or delete it."
             return f"{you_have}, and this lab keeps one at a time. {_TO_LAUNCH_ANOTHER[kind]}"

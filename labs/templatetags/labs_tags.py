@@ -68,7 +68,7 @@ def metric_chart(metrics: dict, name: str):
             '<p class="chart-single">{} after round {}: <strong>{}</strong>. '
             "A line is drawn from the second round on.</p>",
             name,
-            round_number,
+            int(round_number) + 1,  # XGBoost logs count from 0, the card from 1.
             f"{value:.4g}",
         )
     rounds = [p[0] for p in points]

@@ -66,12 +66,20 @@ def test_the_card_says_when_the_lab_time_ends():
     assert note("bucket", "deleting") == ""
 
 
-@pytest.mark.parametrize("secondary", ["Uploading", "Completed"])
-def test_every_round_is_done_once_the_model_is_being_saved(secondary):
+@pytest.mark.parametrize(
+    ("status", "secondary", "done"),
+    [
+        ("InProgress", "Uploading", 500),
+        ("Completed", "Completed", 500),
+        # Stopped at round 152, it saves what it has: the rounds stay as counted.
+        ("Stopping", "Uploading", 152),
+    ],
+)
+def test_every_round_is_done_once_the_model_is_being_saved(status, secondary, done):
     started = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     job = TrainingJob(
         name="job",
-        status="Completed" if secondary == "Completed" else "InProgress",
+        status=status,
         secondary_status=secondary,
         transitions=(Transition("Downloading", started, None, ""),),
         failure_reason="",
@@ -86,11 +94,20 @@ def test_every_round_is_done_once_the_model_is_being_saved(secondary):
         kind="training_job",
         state="running",
         params={"hyperparameters": {"num_round": "500"}},
-        progress_done=0,
+        progress_done=152,
     )
 
     seen = TrainingJobDriver()._observe(resource, job)
 
-    assert (seen.progress_done, seen.progress_total) == (500, 500)
+    assert (seen.progress_done or resource.progress_done, seen.progress_total) == (done, 500)
     # Billed from TrainingStartTime: the download is on the instance's clock.
     assert seen.billing_started_at == started
+
+
+def test_a_deleted_card_does_not_describe_what_it_was():
+    assert _sentence(kind="training_job", state="deleted", cloud="Completed").startswith(
+        "Deleted — gone from the cloud"
+    )
+    ended_job = CloudResource(kind="training_job", state="completed")
+    stopped_notebook = CloudResource(kind="notebook", state="stopped")
+    assert ended_job.runs_no_more and not stopped_notebook.runs_no_more

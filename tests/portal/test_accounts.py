@@ -156,6 +156,15 @@ def test_a_weak_new_password_is_refused_with_the_reason(learner_client, learner,
         "/password/",
         {"old_password": PASSWORD, "new_password1": new, "new_password2": new},
     )
-    assert answer.status_code == 200 and sentence in answer.content.decode()
+    page = answer.content.decode()
+    assert answer.status_code == 200 and sentence in page
+    # Said at the top, as an alert that names the field, and beside the field.
+    assert '<div class="error-summary" role="alert">' in page
+    assert "Your password was not changed" in page
     learner.refresh_from_db()
     assert learner.check_password(PASSWORD)
+
+
+def test_every_page_links_to_the_password_change(learner_client):
+    page = learner_client.get("/course/").content.decode()
+    assert 'href="/password/"' in page and 'href="/course/" aria-current="page"' in page
