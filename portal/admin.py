@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.shortcuts import redirect
 
 from portal.models import Cohort, Enrolment
 
@@ -11,6 +12,8 @@ class EnrolmentInline(admin.TabularInline):
     model = Enrolment
     extra = 0
     autocomplete_fields = ["user"]
+    # Removed from the Enrolment admin, which refuses while the learner owns resources.
+    can_delete = False
 
 
 class KeepsCloudResourcesAdmin(admin.ModelAdmin):
@@ -31,6 +34,14 @@ class KeepsCloudResourcesAdmin(admin.ModelAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
+
+    def delete_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is not None and self.resources_left(obj).exists():
+            # The change page says why (change_view); a bare 403 would blame a role.
+            meta = self.model._meta
+            return redirect(f"admin:{meta.app_label}_{meta.model_name}_change", obj.pk)
+        return super().delete_view(request, object_id, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, object_id)

@@ -17,6 +17,7 @@ times the hourly price over 3600.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -129,6 +130,25 @@ def instance_type(name: str) -> InstanceType:
         return INSTANCE_TYPES[name]
     except KeyError:
         raise ValueError(f"The portal has no price for instance type {name}.") from None
+
+
+# The shapes of SageMaker's API that list the instance types each kind accepts.
+_TYPES_SHAPE = {
+    "notebook": "InstanceType",
+    "training_job": "TrainingInstanceType",
+    "transform_job": "TransformInstanceType",
+}
+
+
+@functools.cache
+def sagemaker_accepts(kind: str) -> frozenset[str]:
+    """The instance types SageMaker accepts for a resource kind, read from botocore's
+    model of the API (not a table kept by hand): ml.m5.large runs jobs but is no
+    notebook instance type, for one."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return frozenset(model.shape_for(_TYPES_SHAPE[kind]).enum)
 
 
 def notebook_only(name: str) -> bool:

@@ -18,6 +18,11 @@ DEFAULT_TYPE_FIELDS = (
     "training_instance_type",
     "transform_instance_type",
 )
+_KIND_OF_DEFAULT = {
+    "notebook_instance_type": "notebook",
+    "training_instance_type": "training_job",
+    "transform_instance_type": "transform_job",
+}
 
 
 def _region_choices():
@@ -130,6 +135,11 @@ class LabSettingsForm(forms.Form):
                 continue
             if value not in allowed:
                 self.add_error(name, f"{value} is not among the allowed instance types above.")
+            elif value not in pricing.sagemaker_accepts(_KIND_OF_DEFAULT[name]):
+                self.add_error(
+                    name,
+                    f"SageMaker does not offer {value} for this; pick another type.",
+                )
             elif name != "notebook_instance_type" and pricing.notebook_only(value):
                 self.add_error(
                     name,

@@ -498,7 +498,7 @@ def _alerts(
         "warn",
         f"Notebooks stuck in a transitional state for over {STUCK_NOTEBOOK_MINUTES} minutes",
     )
-    failed = Alert("failed", "bad", "Failed jobs")
+    failed = Alert("failed", "bad", "Failed jobs and notebook instances")
     region = Alert(
         "region",
         "bad",
@@ -517,7 +517,7 @@ def _alerts(
         ):
             status = r.cloud_status or r.state_label
             stuck.items.append(f"{_who(r)}, {status} for {ttl_text(now - r.updated_at)}")
-        if state == State.FAILED and r.kind in JOB_KINDS:
+        if state == State.FAILED and r.kind in (*JOB_KINDS, Kind.NOTEBOOK):
             failed.items.append(f"{_who(r)}: {r.failure_reason or 'no reason given'}")
         if r.region not in allowed and state != State.DELETED:
             region.items.append(_who(r))

@@ -22,7 +22,7 @@ from labs.cloud.errors import CloudError
 from labs.dashboard.models import CohortOperation
 from labs.models import CloudResource, LabSettings
 from labs.services.events import resource_transition
-from labs.services.expiry import resource_extend
+from labs.services.expiry import GRACE, resource_extend
 from labs.services.policy import LaunchRefusedError, lab_settings_for
 from labs.services.queueing import enqueue_after_commit
 from labs.services.resources import resource_request_action, resource_stop_when_started
@@ -223,7 +223,7 @@ def cohort_teardown_check(*, operation_id: int) -> bool:
 
     While the database still has resources on their way out, ask again for any that
     became deletable and come back later; once all are deleted (or the deadline passed)
-    list every region in the cloud for anything still tagged for the cohort.
+    list the regions the cohort offers or has used for anything still tagged for it.
     """
     operation = (
         CohortOperation.objects.select_related("cohort", "learner")
@@ -368,14 +368,20 @@ def _lab_time_apply(lab_settings: LabSettings, shift: timedelta) -> int:
     it to stop a forgotten GPU means the running one. Each due time moves by the change,
     so an extension, or the grace after an expiry's stop, is kept."""
     minutes = lab_settings.lab_ttl_minutes
+    # What the lab time deletes next (a bucket and its data, a stopped notebook and its
+    # files) gets the expiry's grace from now, whatever the new time says: shortening
+    # it stops what runs at once, but never deletes anyone's work without warning.
+    earliest_delete = timezone.now() + GRACE
     resources = CloudResource.objects.filter(
         cohort=lab_settings.cohort, state__in=_EXPIRING_STATES
     )
     for resource in resources:
-        due = resource.expires_at or resource.created_at + lab_settings.lab_ttl - shift
+        due = (resource.expires_at or resource.created_at + lab_settings.lab_ttl - shift) + shift
+        if "stop" not in resource.available_actions:
+            due = max(due, earliest_delete)
         resource_transition(
             resource,
-            expires_at=due + shift,
+            expires_at=due,
             message=f"The instructor set the lab time to {minutes} minutes.",
         )
     return len(resources)

@@ -316,7 +316,7 @@ def teardown_learner(request, cohort_id, learner_id):
     confirm = _confirm_first(
         request,
         cohort,
-        question=f"Delete every resource of {learner.username}, in every region?",
+        question=f"Delete every resource the portal made for {learner.username}, in every region?",
         button=f"Tear down {learner.username}",
     )
     if confirm:

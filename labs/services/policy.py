@@ -97,6 +97,7 @@ def offered_instance_types(lab_settings: LabSettings, kind: str) -> list[str]:
         for name in lab_settings.allowed_instance_types
         if (lab_settings.gpu_allowed or not pricing.is_gpu(name))
         and (kind == CloudResource.Kind.NOTEBOOK or not pricing.notebook_only(name))
+        and name in pricing.sagemaker_accepts(kind)
     ]
 
 
@@ -108,6 +109,14 @@ def check_instance_type(lab_settings: LabSettings, instance_type: str, kind: str
         raise LaunchRefusedError(
             f"{instance_type} is a GPU instance type and your instructor has not turned GPUs "
             "on for this cohort. Use a CPU type, or ask your instructor."
+        )
+    if (
+        instance_type in lab_settings.allowed_instance_types
+        and instance_type not in pricing.sagemaker_accepts(kind)
+    ):
+        what = CloudResource.Kind(kind).label.lower()
+        raise LaunchRefusedError(
+            f"SageMaker does not offer {instance_type} for a {what}; pick another type."
         )
     if instance_type in lab_settings.allowed_instance_types:  # burstable, for a job
         raise LaunchRefusedError(

@@ -143,7 +143,10 @@ def test_live_partial_answers_304_until_something_changes(
     assert changed.status_code == 200
     assert changed.context["fingerprint"] != fingerprint
     assert 'id="dash-live"' in changed.content.decode()
-    assert 'hx-swap-oob="true"' in changed.content.decode()
+    # The screen-reader line changes inside its live region, which stays in the page.
+    assert '<p id="dash-announcer" hx-swap-oob="innerHTML">Updated at' in (
+        changed.content.decode()
+    )
     again = instructor_client.get(
         f"/dashboard/{cohort.pk}/live/", HTTP_IF_NONE_MATCH=changed["ETag"]
     )
@@ -648,3 +651,29 @@ def test_a_stop_noted_for_a_notebook_that_then_failed_is_forgotten(
     assert notebook.state == "failed"
     # Started again later by the learner, it is not stopped for the old request.
     assert "stop_when_started" not in notebook.details
+
+
+def test_a_shorter_lab_time_deletes_nobodys_work_at_once(
+    instructor_client, cohort, lab_settings, learner
+):
+    started = timezone.now() - timedelta(minutes=60)
+    bucket = make_resource(
+        learner, lab_settings, kind="bucket", lab="storage", cloud_name="data-bucket",
+        cloud_status="Available", expires_at=started + timedelta(minutes=180),
+    )  # fmt: skip
+
+    instructor_client.post(
+        f"/dashboard/{cohort.pk}/settings/", _settings_data(lab_settings, lab_ttl_minutes="15")
+    )
+
+    # Its next step is a delete (data and all): the expiry's grace from now, not at once.
+    bucket.refresh_from_db()
+    assert bucket.expires_at >= timezone.now() + timedelta(minutes=29)
+
+
+def test_a_failed_notebook_is_an_alert(instructor_client, cohort, lab_settings, learner):
+    make_resource(learner, lab_settings, state="failed", failure_reason="ResourceLimitExceeded")
+
+    alerts = {a.kind: a for a in _page(instructor_client, cohort).context["dashboard"].alerts}
+
+    assert any("ResourceLimitExceeded" in item for item in alerts["failed"].items)

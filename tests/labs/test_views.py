@@ -255,7 +255,7 @@ def test_a_launch_from_another_form_while_one_is_held_is_refused_not_swapped(
     first = {"instance_type": "ml.t3.medium", "launch_key": "tab-one"}
     assert learner_client.post("/labs/notebook/launch/", first).status_code == 302
     # A second tab asks for another type: it is told, not handed the first notebook.
-    second = {"instance_type": "ml.m5.large", "launch_key": "tab-two"}
+    second = {"instance_type": "ml.m5.xlarge", "launch_key": "tab-two"}
     response = learner_client.post("/labs/notebook/launch/", second)
     assert response.status_code == 400
     text = response.content.decode()
@@ -762,3 +762,20 @@ def test_a_launch_answer_puts_the_note_above_the_form_at_once(learner_client, la
     assert answer.status_code == 200
     assert 'id="launch-note"' in text and 'hx-swap-oob="true"' in text
     assert "You have the S3 bucket my-first-bucket here" in text
+
+
+def test_the_notebook_menu_offers_only_types_sagemaker_has_for_notebooks(
+    learner_client, lab_settings
+):
+    # ml.m5.large runs jobs, but SageMaker has no such notebook instance type.
+    page = learner_client.get("/labs/notebook/").content.decode()
+    assert 'value="ml.m5.large"' not in page and 'value="ml.t3.medium"' in page
+    assert 'value="ml.m5.large"' in learner_client.get("/labs/training/").content.decode()
+
+    refused = learner_client.post("/labs/notebook/launch/", {"instance_type": "ml.m5.large"})
+
+    assert refused.status_code == 400
+    assert "SageMaker does not offer ml.m5.large for a notebook instance" in (
+        refused.content.decode()
+    )
+    assert not CloudResource.objects.exists()
