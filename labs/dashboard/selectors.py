@@ -661,28 +661,28 @@ def dashboard_build(
     by_owner: dict[int, list[ResourceRow]] = defaultdict(list)
     shown: list[ResourceRow] = []
     open_total = Decimal("0")
+    learner_set = {row[0] for row in learners}
     for r in resources:
+        others = r.owner_id not in learner_set
         if r.state in live_states:
             live_lab.add((r.owner_id, r.lab))
             totals.live_resources += 1
             totals.by_region[r.region] = totals.by_region.get(r.region, 0) + 1
+            totals.others_live += others
         if r.state != State.DELETED:
             current_owners.add(r.owner_id)
         # What an open billing period has accrued is not in the settled sums yet.
         if r.billing_open:
             totals.billing_now += 1
             totals.hourly_usd += r.hourly_usd
+            if others:
+                totals.others_hourly_usd += r.hourly_usd
             spend[r.owner_id] += r.accrued_usd - r.settled_usd
             open_total += r.accrued_usd - r.settled_usd
         if filters.matches(r):
             by_owner[r.owner_id].append(r)
             shown.append(r)
     totals.spend_usd = settled_total + open_total
-    learner_set = {row[0] for row in learners}
-    for r in resources:
-        if r.owner_id not in learner_set:
-            totals.others_live += r.state in live_states
-            totals.others_hourly_usd += r.hourly_usd if r.billing_open else 0
     totals.others_spend_usd = sum(
         (amount for owner, amount in spend.items() if owner not in learner_set), Decimal("0")
     )

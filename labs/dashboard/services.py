@@ -22,7 +22,7 @@ from labs.cloud.errors import CloudError
 from labs.dashboard.models import CohortOperation
 from labs.models import CloudResource, LabSettings
 from labs.services.events import resource_transition
-from labs.services.expiry import GRACE, resource_extend
+from labs.services.expiry import EXPIRING_STATES, GRACE, resource_extend
 from labs.services.policy import LaunchRefusedError, lab_settings_for
 from labs.services.queueing import enqueue_after_commit
 from labs.services.resources import resource_request_action, resource_stop_when_started
@@ -199,14 +199,13 @@ def _found(items, cohort: Cohort) -> list[dict]:
     """What a listing found, each with its learner's username when they are in this
     cohort (the tag holds their id; a tag naming anyone else says nothing about them)."""
     rows = [item.as_dict() for item in items]
-    ids = {_learner_id(row["tags"]) for row in rows} - {None}
+    learners = [_learner_id(row["tags"]) for row in rows]
     names = dict(
-        Enrolment.objects.filter(cohort=cohort, user_id__in=ids).values_list(
-            "user_id", "user__username"
-        )
+        Enrolment.objects.filter(
+            cohort=cohort, user_id__in={i for i in learners if i is not None}
+        ).values_list("user_id", "user__username")
     )
-    for row in rows:
-        learner = _learner_id(row["tags"])
+    for row, learner in zip(rows, learners, strict=True):
         row["learner_name"] = names.get(learner, "not in this cohort") if learner else ""
     return rows
 
@@ -352,17 +351,6 @@ def lab_settings_update(*, lab_settings: LabSettings, changes: dict, actor) -> C
     )
 
 
-# The states the lab time still acts on (labs.services.expiry).
-_EXPIRING_STATES = (
-    State.PROVISIONING,
-    State.RUNNING,
-    State.READY,
-    State.STOPPED,
-    State.COMPLETED,
-    State.FAILED,
-)
-
-
 def _lab_time_apply(lab_settings: LabSettings, shift: timedelta) -> int:
     """A changed lab time counts for what is already there: the instructor who shortens
     it to stop a forgotten GPU means the running one. Each due time moves by the change,
@@ -372,9 +360,7 @@ def _lab_time_apply(lab_settings: LabSettings, shift: timedelta) -> int:
     # files) gets the expiry's grace from now, whatever the new time says: shortening
     # it stops what runs at once, but never deletes anyone's work without warning.
     earliest_delete = timezone.now() + GRACE
-    resources = CloudResource.objects.filter(
-        cohort=lab_settings.cohort, state__in=_EXPIRING_STATES
-    )
+    resources = CloudResource.objects.filter(cohort=lab_settings.cohort, state__in=EXPIRING_STATES)
     for resource in resources:
         due = (resource.expires_at or resource.created_at + lab_settings.lab_ttl - shift) + shift
         if "stop" not in resource.available_actions:

@@ -13,20 +13,22 @@ from labs.services.resources import resource_request_action
 
 State = CloudResource.State
 GRACE = timedelta(minutes=30)
+# The states the lab time acts on (a request not yet in the cloud, or a step under way,
+# waits for the cloud's answer).
+EXPIRING_STATES = (
+    State.READY,
+    State.RUNNING,
+    State.PROVISIONING,
+    State.STOPPED,
+    State.COMPLETED,
+    State.FAILED,
+)
 
 
 def resources_expire_due(*, now=None) -> int:
     now = now or timezone.now()
     due = CloudResource.objects.filter(
-        expires_at__lte=now,
-        state__in=(
-            State.READY,
-            State.RUNNING,
-            State.PROVISIONING,
-            State.STOPPED,
-            State.COMPLETED,
-            State.FAILED,
-        ),
+        expires_at__lte=now, state__in=EXPIRING_STATES
     ).select_related("account")
     handled = 0
     for resource in due:

@@ -3,6 +3,8 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 
+from labs.actions import STOPPABLE
+from labs.models import CloudResource
 from labs.services.expiry import GRACE
 from labs.status_text import status_sentence
 
@@ -31,9 +33,6 @@ def explain_status(resource) -> str:
 
 # What the lab time deletes along with each kind.
 _LOST_WITH = {"notebook": " with its files", "bucket": " with the data in it"}
-# Running, these are stopped first (to stop billing) and deleted after a grace period.
-_STOPPED_FIRST = {"notebook", "training_job", "transform_job"}
-_RUNNING = {"requested", "submitting", "provisioning", "running", "ready"}
 
 
 @register.filter
@@ -43,7 +42,9 @@ def expiry_note(resource) -> str:
         return ""
     when = date_format(localtime(resource.expires_at), "M j, H:i T")
     lost = _LOST_WITH.get(resource.kind, "")
-    if resource.kind in _STOPPED_FIRST and resource.state in _RUNNING:
+    # Running, a kind that can be stopped is stopped first (to stop billing), then
+    # deleted after the grace period.
+    if resource.kind in STOPPABLE and resource.state in CloudResource.LIVE_STATES:
         grace = int(GRACE.total_seconds() // 60)
         return f"stopped at {when}, then deleted {grace} minutes later{lost}"
     return f"deleted at {when}{lost}"
