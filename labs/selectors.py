@@ -13,7 +13,8 @@ from labs.models import (
     LabSettings,
     ResourceEvent,
 )
-from portal.models import Cohort, Enrolment
+from portal.models import Cohort
+from portal.selectors import enrolments_first_to_last
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,9 @@ def learner_labs(user) -> LearnerLabs | None:
         user=OuterRef("user_id"), cohort=OuterRef("cohort_id")
     ).values("region")[:1]
     enrolment = (
-        Enrolment.objects.filter(user=user)
+        enrolments_first_to_last(user)
         .select_related("cohort__lab_settings__account")
         .annotate(chosen_region=Subquery(chosen))
-        .order_by("enrolled_at")
         .first()
     )
     if enrolment is None:

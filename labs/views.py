@@ -85,16 +85,23 @@ def _lab_page_context(request, lab):
     return context
 
 
-def _lab_resources(user, cohort, lab, region, allowed_regions) -> dict:
-    """What the page says of the lab's resources: the region's cards (and the note they
-    put above the form), the counts in other regions, those left in regions no longer
-    offered and those deleted lately."""
+def _region_cards(user, cohort, lab, region) -> dict:
+    """The region's cards, and the note they put above the form."""
     resources = list(
         selectors.resource_list_for_lab(user=user, cohort=cohort, lab=lab, region=region)
     )
     return {
         "resources": resources,
         "launch_refused": launch_refused_by(resources, _LAUNCHED_KIND[lab]),
+    }
+
+
+def _lab_resources(user, cohort, lab, region, allowed_regions) -> dict:
+    """What the page says of the lab's resources: the region's cards (and the note they
+    put above the form), the counts in other regions, those left in regions no longer
+    offered and those deleted lately."""
+    return {
+        **_region_cards(user, cohort, lab, region),
         "elsewhere": selectors.resource_counts_in_other_regions(
             user=user, cohort=cohort, lab=lab, region=region, allowed_regions=allowed_regions
         ),
@@ -196,14 +203,8 @@ def _launched(request, lab, cohort, resource):
     if request.htmx:
         # The region's cards, the new one among them, in place of the old list: cheaper
         # than reloading the page, and the form keeps what the learner typed.
-        resources = list(
-            selectors.resource_list_for_lab(
-                user=request.user, cohort=cohort, lab=lab, region=resource.region
-            )
-        )
         context = {
-            "resources": resources,
-            "launch_refused": launch_refused_by(resources, _LAUNCHED_KIND[lab]),
+            **_region_cards(request.user, cohort, lab, resource.region),
             "launched": resource,
             "launch_key": _new_launch_key(),  # A next launch is a new one.
         }

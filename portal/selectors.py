@@ -19,6 +19,11 @@ def user_is_instructor(user: AbstractBaseUser) -> bool:
     return known
 
 
+def enrolments_first_to_last(user: AbstractBaseUser):
+    """The user's enrolments, earliest first: a learner's labs run in the first one."""
+    return Enrolment.objects.filter(user=user).order_by("enrolled_at")
+
+
 def cohort_list_for_instructor(user: AbstractBaseUser):
     if user.is_staff:
         return Cohort.objects.all()

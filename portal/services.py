@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from portal.models import Cohort, Enrolment
+from portal.selectors import enrolments_first_to_last
 
 User = get_user_model()
 
@@ -93,11 +94,7 @@ def cohort_enrol_from_csv(*, cohort_name: str, csv_text: str) -> tuple[Cohort, l
         Enrolment.objects.update_or_create(
             cohort=cohort, user=user, defaults={"role": row["role"]}
         )
-        first_cohort = (
-            (Enrolment.objects.filter(user=user).order_by("enrolled_at").select_related("cohort"))
-            .first()
-            .cohort
-        )
+        first_cohort = enrolments_first_to_last(user).select_related("cohort").first().cohort
         labs_cohort = first_cohort.name if first_cohort.pk != cohort.pk else None
         enrolled.append(
             EnrolledUser(user.username, row["email"], row["role"], password, labs_cohort)

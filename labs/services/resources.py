@@ -154,6 +154,15 @@ _TO_LAUNCH_ANOTHER = {
 }
 
 
+def _place_taken(held: CloudResource, you_have: str) -> str:
+    """Why a second launch is refused, after ``you_have`` has named what holds the place."""
+    if held.state not in CloudResource.LIVE_STATES:
+        return f"{you_have}. Start it again or delete it."
+    return (
+        f"{you_have}, and this lab keeps one at a time per region. {_TO_LAUNCH_ANOTHER[held.kind]}"
+    )
+
+
 def launch_refused_by(resources, kind: str) -> str:
     """Why a launch of ``kind`` would be refused, judged on the region's cards already
     read for the page ("" when it would not): said above the form, before the click."""
@@ -163,9 +172,7 @@ def launch_refused_by(resources, kind: str) -> str:
         if held.kind == kind and is_held(held.kind, held.state):
             # No state in the sentence: the card beside it says the state, live.
             you_have = f"You have the {held.kind_in_sentence} {held.cloud_name} here"
-            if held.state not in CloudResource.LIVE_STATES:
-                return f"{you_have}: start it again or delete it."
-            return f"{you_have}, and this lab keeps one at a time. {_TO_LAUNCH_ANOTHER[kind]}"
+            return _place_taken(held, you_have)
     return ""
 
 
@@ -194,13 +201,11 @@ def _held(
         f"You already have the {held.kind_in_sentence} {held.cloud_name} "
         f"({held.get_state_display().lower()}) in {region}"
     )
-    if held.state not in CloudResource.LIVE_STATES:
-        raise LaunchRefusedError(f"{you_have}. Start it again or delete it.")
     from_another_form = launch_key and held.launch_key != launch_key
-    if from_another_form and kind not in _SHARED_ACROSS_FORMS:
-        raise LaunchRefusedError(
-            f"{you_have}, and this lab keeps one at a time per region. {_TO_LAUNCH_ANOTHER[kind]}"
-        )
+    if held.state not in CloudResource.LIVE_STATES or (
+        from_another_form and kind not in _SHARED_ACROSS_FORMS
+    ):
+        raise LaunchRefusedError(_place_taken(held, you_have))
     return held
 
 
@@ -451,18 +456,29 @@ def resource_request_action(
     two clicks never both record the same request."""
     from labs.tasks import resource_action_task
 
-    for _ in range(5):
-        _check_action_allowed(resource, action)  # The state first, then the launch rules.
+    def attempt(row: CloudResource) -> bool:
+        _check_action_allowed(row, action)  # The state first, then the launch rules.
         if action == "start":
-            _check_start_allowed(resource)
+            _check_start_allowed(row)
+        asked = resource_try_transition(
+            row,
+            state=_INTENT[action],
+            message=message or f"You asked to {action} it.",
+            only_if_unchanged=True,
+        )
+        if asked:
+            enqueue_after_commit(resource_action_task, row.pk, action)
+        return asked
+
+    return _write_when_unchanged(resource, attempt)
+
+
+def _write_when_unchanged(resource: CloudResource, attempt) -> CloudResource:
+    """Run ``attempt`` (its checks, then a conditional write; True once it wrote) until it
+    writes. A row another request wrote meanwhile is judged again as it now is."""
+    for _ in range(5):
         with transaction.atomic():
-            if resource_try_transition(
-                resource,
-                state=_INTENT[action],
-                message=message or f"You asked to {action} it.",
-                only_if_unchanged=True,
-            ):
-                enqueue_after_commit(resource_action_task, resource.pk, action)
+            if attempt(resource):
                 return resource
     raise LaunchRefusedError("It kept changing while you asked; reload the page and try again.")
 
@@ -472,20 +488,21 @@ def notebook_request_open_url(resource: CloudResource) -> CloudResource:
     5 minutes, and the card shows a link only once the new one is there."""
     from labs.tasks import notebook_open_url_task
 
-    for _ in range(5):
-        if resource.kind != Kind.NOTEBOOK or resource.state != State.READY:
+    def attempt(row: CloudResource) -> bool:
+        if row.kind != Kind.NOTEBOOK or row.state != State.READY:
             raise LaunchRefusedError("JupyterLab opens once the notebook instance is InService.")
-        kept = {k: v for k, v in resource.details.items() if k not in ("open_url", "open_url_at")}
-        with transaction.atomic():
-            # Conditional, so that a detail a worker wrote meanwhile (the starter
-            # notebook put in place) is not written over; an old failure is cleared, so
-            # that a new one ends the card's wait for the link.
-            if resource_try_transition(
-                resource, details=kept, failure_reason="", only_if_unchanged=True
-            ):
-                enqueue_after_commit(notebook_open_url_task, resource.pk)
-                return resource
-    raise LaunchRefusedError("It kept changing while you asked; reload the page and try again.")
+        kept = {k: v for k, v in row.details.items() if k not in ("open_url", "open_url_at")}
+        # Conditional, so that a detail a worker wrote meanwhile (the starter notebook put
+        # in place) is not written over; an old failure is cleared, so that a new one
+        # ends the card's wait for the link.
+        asked = resource_try_transition(
+            row, details=kept, failure_reason="", only_if_unchanged=True
+        )
+        if asked:
+            enqueue_after_commit(notebook_open_url_task, row.pk)
+        return asked
+
+    return _write_when_unchanged(resource, attempt)
 
 
 def _check_start_allowed(resource: CloudResource) -> None:
