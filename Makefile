@@ -8,7 +8,7 @@ setup:
 	@PYTHON=$(PYTHON) VENV=$(VENV) sh scripts/setup.sh
 
 run: setup
-	@DEBUG=$${DEBUG:-true} $(VENV)/bin/python manage.py runportal
+	@VENV=$(VENV) sh scripts/run.sh
 
 test: setup
 	@VENV=$(VENV) sh scripts/test.sh

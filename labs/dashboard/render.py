@@ -88,7 +88,7 @@ class RowRenderer:
         (both work without JavaScript); htmx posts each with its own confirmation.
         ``hx-target`` and ``hx-swap`` are inherited from the table."""
         if not row.has_current:
-            return "<td></td>"
+            return '<td class="acts"></td>'
         mark = str(ID_MARK)
         extend = self.extend_url.replace(mark, str(row.id))
         teardown = self.teardown_url.replace(mark, str(row.id))

@@ -79,6 +79,13 @@ def test_dashboard_shows_a_populated_cohort_updates_live_and_stops_notebooks(
     assert set(notebooks.values_list("state", flat=True)) == {"stopping"}
     page.locator(".operation").get_by_text("Stop all notebooks").first.wait_for(timeout=15_000)
 
+    # On a laptop the table is still wider than its box; each row's actions stay in view.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    assert scroll.evaluate("el => el.scrollWidth > el.clientWidth")
+    teardown = page.locator(f"#learner-{learner.pk} td.acts button", has_text="Tear down")
+    box, frame = teardown.bounding_box(), scroll.bounding_box()
+    assert frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"]
+
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(tmp_path / "dashboard-desktop-top.png"))
