@@ -174,6 +174,11 @@ NOTEBOOK_STATES = {
 }
 
 
+# How long JupyterLab stays signed in once its link is used (the API allows 30 minutes to
+# 12 hours): a class's afternoon, so that the session does not end in the middle of a lab.
+JUPYTER_SESSION_HOURS = 3
+
+
 class NotebookDriver(Driver):
     kind = Kind.NOTEBOOK
 
@@ -304,7 +309,9 @@ class NotebookDriver(Driver):
 
     def open_url(self, resource):
         url = sagemaker.notebook_presigned_url(
-            _client(resource, "sagemaker"), name=resource.cloud_name, session_seconds=1800
+            _client(resource, "sagemaker"),
+            name=resource.cloud_name,
+            session_seconds=JUPYTER_SESSION_HOURS * 3600,
         )
         return Observation(
             state=resource.state,

@@ -11,14 +11,14 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseNotModified
+from django.http import FileResponse, Http404, HttpResponseNotModified
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from curriculum import selectors as course
 from curriculum.models import Lesson
-from labs import poll_tokens, selectors
+from labs import dataset, poll_tokens, selectors
 from labs.cloud import pricing, regions
 from labs.forms import BucketForm, InstanceTypeForm, RegionForm, TrainingForm, first_error
 from labs.models import CloudResource, Lab, LabCheck
@@ -71,6 +71,7 @@ def _lab_page_context(request, lab):
             initial={"instance_type": lab_settings.training_instance_type}
         ),
         "proposed_bucket": _proposed_bucket(request.user, cohort, region, lab),
+        "dataset_names": [path.name for path in dataset.dataset_files().values()],
         "launch_key": _new_launch_key(),
         "lesson": lesson,
         # Without its lesson (the file was taken out of the course), the workspace still
@@ -165,6 +166,16 @@ def _instance_choices(lab_settings, lab):
 def lab_page(request, lab):
     lab = _lab_or_404(lab)
     return render(request, "labs/lab.html", _lab_page_context(request, lab))
+
+
+@require_safe
+@login_required
+def dataset_file(request, name):
+    """One of the course data set's CSV files, for learners who upload it themselves."""
+    files = {path.name: path for path in dataset.dataset_files().values()}
+    if name not in files:
+        raise Http404("No such file in the course data set.")
+    return FileResponse(files[name].open("rb"), as_attachment=True, content_type="text/csv")
 
 
 @require_POST

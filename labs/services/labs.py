@@ -103,11 +103,31 @@ def _data_bucket(learner, lab_settings, region) -> CloudResource:
         states=(State.READY,),
     )
     if bucket is None:
-        raise LaunchRefusedError(
-            f"Training reads the course data from your bucket, and you have no ready bucket "
-            f"in {region}. Do Lab 1 in this region first (or switch to the region you used)."
-        )
+        raise LaunchRefusedError(_why_no_data_bucket(learner, lab_settings, region))
     return bucket
+
+
+def _why_no_data_bucket(learner, lab_settings, region) -> str:
+    """Said when training is refused for want of a ready bucket: what became of the
+    learner's bucket here, if they had one (the lab time deletes buckets too)."""
+    newest = resource_latest(
+        user=learner, cohort=lab_settings.cohort, lab=Lab.STORAGE, kind=Kind.BUCKET, region=region
+    )
+    reads = "Training reads the course data from your bucket"
+    if newest is None or newest.state == State.FAILED:
+        return (
+            f"{reads}, and you have no ready bucket in {region}. Do Lab 1 in this region "
+            "first (or switch to the region you used)."
+        )
+    if newest.state in (State.DELETING, State.DELETED):
+        return (
+            f"{reads}, and your bucket {newest.cloud_name} in {region} has been deleted "
+            "(Lab 1's page says who asked). Do Lab 1 again in this region, then come back."
+        )
+    return (
+        f"{reads}, and your bucket {newest.cloud_name} is not ready yet: its card on Lab 1's "
+        "page says Ready once the course data is in. Try again then."
+    )
 
 
 def lab_launch_training(

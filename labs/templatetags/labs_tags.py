@@ -4,6 +4,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 
 from labs.actions import STOPPABLE
+from labs.drivers import JUPYTER_SESSION_HOURS
 from labs.models import CloudResource
 from labs.services.expiry import GRACE
 from labs.status_text import status_sentence
@@ -48,6 +49,15 @@ def expiry_note(resource) -> str:
         grace = int(GRACE.total_seconds() // 60)
         return f"stopped at {when}, then deleted {grace} minutes later{lost}"
     return f"deleted at {when}{lost}"
+
+
+@register.simple_tag
+def jupyter_link_note() -> str:
+    return (
+        f"On AWS the link works for 5 minutes, and JupyterLab then stays signed in for "
+        f"{JUPYTER_SESSION_HOURS} hours (localcloud's link does not expire); click “Get a "
+        "JupyterLab link” again for a new one."
+    )
 
 
 @register.filter

@@ -139,6 +139,9 @@ def test_notebook_lab_open_stop_start_delete(stack, learner_client):
     )
     with urllib.request.urlopen(url, timeout=10) as answer:
         assert answer.status == 200
+    card = learner_client.get(f"/labs/resources/{notebook.pk}/status/").content.decode()
+    assert url.replace("&", "&amp;") in card
+    assert "JupyterLab then stays signed in for 3 hours" in card
     base, _, query = url.partition("/lab?")
     with urllib.request.urlopen(
         f"{base}/api/contents/lab-starter.ipynb?{query}", timeout=10

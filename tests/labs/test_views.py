@@ -410,6 +410,26 @@ def test_training_without_a_bucket_says_to_do_lab_1(learner_client, lab_settings
     assert "Do Lab 1 in this region first" in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    "state, said",
+    [
+        ("deleted", "your bucket gone-bucket in us-east-1 has been deleted"),
+        ("provisioning", "your bucket gone-bucket is not ready yet"),
+    ],
+)
+def test_training_refused_for_want_of_a_bucket_says_what_became_of_it(
+    learner_client, learner, cohort, lab_settings, state, said
+):
+    # The lab time deletes buckets too: "you have no bucket" would puzzle a learner who made one.
+    _resource(learner, cohort, lab_settings, cloud_name="gone-bucket", state=state)
+
+    response = learner_client.post("/labs/training/launch/", _training_data())
+
+    assert response.status_code == 400
+    assert said in html.unescape(response.content.decode())
+    assert CloudResource.objects.filter(kind="training_job").count() == 0
+
+
 def test_burstable_types_are_offered_for_notebooks_only(
     learner_client, learner, cohort, lab_settings
 ):
@@ -779,3 +799,25 @@ def test_the_notebook_menu_offers_only_types_sagemaker_has_for_notebooks(
         refused.content.decode()
     )
     assert not CloudResource.objects.exists()
+
+
+def test_lab_1_offers_the_data_set_for_learners_who_upload_it_themselves(learner_client):
+    page = learner_client.get("/labs/storage/").content.decode()
+    assert 'href="/labs/data/train.csv" download' in page
+
+    answer = learner_client.get("/labs/data/train.csv")
+
+    assert answer.status_code == 200
+    assert answer["Content-Disposition"] == 'attachment; filename="train.csv"'
+    first_row = b"".join(answer.streaming_content).splitlines()[0].decode()
+    assert first_row.split(",")[0] in ("0", "1") and len(first_row.split(",")) == 13
+
+
+@pytest.mark.parametrize("name", ["README.md", "..%2Fsettings.py", "train.csv.bak", "nope.csv"])
+def test_only_the_data_set_files_can_be_downloaded(learner_client, name):
+    assert learner_client.get(f"/labs/data/{name}").status_code == 404
+
+
+def test_the_data_set_is_for_logged_in_users_only(client):
+    answer = client.get("/labs/data/train.csv")
+    assert answer.status_code == 302 and answer["Location"].startswith("/login/")
