@@ -36,6 +36,18 @@ class CloudAccountAdmin(admin.ModelAdmin):
     form = CloudAccountForm
     list_display = ["name", "kind", "endpoint_url", "role_arn"]
     search_fields = ["name"]
+    readonly_fields = ["external_id_status"]
+
+    @admin.display(description="External ID")
+    def external_id_status(self, account):
+        return "set (never shown)" if account and account.external_id else "not set"
+
+    def get_fields(self, request, obj=None):
+        fields = list(CloudAccountForm.Meta.fields)
+        if not self.has_change_permission(request, obj):
+            # A view-only page prints each field's raw value: the secret only says it is set.
+            fields[fields.index("external_id")] = "external_id_status"
+        return fields
 
 
 @admin.register(LabSettings)
@@ -73,8 +85,20 @@ class CloudResourceAdmin(admin.ModelAdmin):
     list_filter = ["kind", "state", "region", "lab"]
     search_fields = ["cloud_name", "owner__username", "cohort__name"]
     # State changes go through services (and the cloud); the admin only shows them.
-    readonly_fields = [field.name for field in CloudResource._meta.fields]
+    readonly_fields = [
+        "details_shown" if field.name == "details" else field.name
+        for field in CloudResource._meta.fields
+    ]
+    exclude = ["details"]
     inlines = [ResourceEventInline]
+
+    @admin.display(description="Details")
+    def details_shown(self, resource):
+        # A JupyterLab link signs its holder into the learner's notebook: not for the admin.
+        return {
+            key: "(a sign-in link, not shown)" if key == "open_url" else value
+            for key, value in resource.details.items()
+        }
 
     def has_add_permission(self, request):
         return False

@@ -30,6 +30,8 @@ logger = logging.getLogger("localcloud.notebooks")
 
 START_TIMEOUT = 60.0
 PID_FILE = "jupyterlab.pid"
+# All that a notebook server inherits from localcloud's environment.
+INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
 
 
 def end_orphans(base: Path) -> int:
@@ -165,7 +167,12 @@ class NotebookManager:
         server.root.mkdir(parents=True, exist_ok=True)
         config = server.directory / "config"
         credentials = moto_patches.assume_role(server.region, role_arn, server.name)
-        env = dict(os.environ)
+        server.port = free_port()
+        server.token = secrets.token_urlsafe(24)
+        # Only what Python needs from localcloud's own environment: the portal's settings
+        # and secrets (SECRET_KEY, DATABASE_URL, the server's AWS keys...) stay out of
+        # every learner's kernel.
+        env = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
         env.update(
             notebook_env.kernel_environment(self.settings.url, server.region, credentials, config)
         )
@@ -175,11 +182,11 @@ class NotebookManager:
                 "JUPYTER_DATA_DIR": str(config / "jupyter-data"),
                 "JUPYTER_RUNTIME_DIR": str(config / "runtime"),
                 "HOME": str(server.directory),
+                # Not on the command line, which every user of the machine can read.
+                "JUPYTER_TOKEN": server.token,
             }
         )
         _write_jupyter_config(config / "jupyter")
-        server.port = free_port()
-        server.token = secrets.token_urlsafe(24)
         command = [
             sys.executable,
             "-m",
@@ -189,7 +196,6 @@ class NotebookManager:
             f"--port={server.port}",
             "--ServerApp.port_retries=0",
             f"--ServerApp.root_dir={server.root}",
-            f"--IdentityProvider.token={server.token}",
             "--LabApp.extension_manager=readonly",
             "--LabApp.news_url=",
         ]

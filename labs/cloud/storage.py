@@ -113,9 +113,13 @@ def bucket_create(
 ) -> Bucket:
     """Create the bucket in ``region`` (default: the client's), tagged; adopt it if it is ours.
 
-    Creating twice is fine: "BucketAlreadyOwnedByYou" means a previous try made it, and the
-    bucket is adopted (and tagged again). A name taken by another account, or one of ours in
-    a different region, raises PermanentCloudError with a sentence.
+    Creating twice is fine: "BucketAlreadyOwnedByYou" means a previous try may have made it.
+    The bucket is adopted (and tagged again) only if it already carries ``tags``, or carries
+    no tags and holds nothing (a try that stopped before tagging): any other bucket of the
+    account, such as the SDK's default bucket or another learner's, is not handed over to
+    whoever typed its name. A name taken by another account, a bucket of this account that
+    is not adoptable, or one in a different region raises PermanentCloudError with a
+    sentence.
     """
     problem = bucket_name_problem(name)
     if problem:
@@ -150,12 +154,25 @@ def bucket_create(
                 "region. Bucket names are unique across all regions, so pick another name.",
                 code="BucketInOtherRegion",
             )
+        if not _adoptable(s3, name=name, tags=tags or {}):
+            raise PermanentCloudError(
+                f"A bucket named {name} already exists in this cloud account, and it is not "
+                "one the portal made for you. Bucket names are unique, so pick another name.",
+                code="BucketNotYours",
+            )
     if tags:
         with translating(action="s3:PutBucketTagging"):
             s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tag_set(tags)})
     if adopted:
         return bucket_describe(s3, name=name, prefix="")
     return Bucket(name=name, region=region, exists=True)
+
+
+def _adoptable(s3: Any, *, name: str, tags: Mapping[str, str]) -> bool:
+    existing = bucket_tags(s3, name=name)
+    if existing:
+        return _carries(existing, tags)
+    return not object_keys(s3, bucket=name, limit=1)
 
 
 def _listed(s3: Any, *, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
@@ -337,15 +354,24 @@ def list_tagged_buckets(
     for name in names:
         if not name.startswith(name_prefix):
             continue
-        try:
-            tag_list = s3.get_bucket_tagging(Bucket=name).get("TagSet", [])
-        except ClientError as exc:
-            if is_not_found(exc) or error_code(exc) in {"NoSuchTagSet", "NoSuchTagSetError"}:
-                continue
-            raise translate(exc, action="s3:GetBucketTagging") from exc
-        except Exception as exc:
-            raise translate(exc) from exc
-        tags = {t["Key"]: t["Value"] for t in tag_list}
-        if all(tags.get(k) == v for k, v in match.items()):
+        tags = bucket_tags(s3, name=name)
+        if tags and _carries(tags, match):
             found.append(TaggedBucket(name=name, tags=tags))
     return found
+
+
+def bucket_tags(s3: Any, *, name: str) -> dict[str, str]:
+    """The bucket's tags; {} when it has none or is gone."""
+    try:
+        tag_list = s3.get_bucket_tagging(Bucket=name).get("TagSet", [])
+    except ClientError as exc:
+        if is_not_found(exc) or error_code(exc) in {"NoSuchTagSet", "NoSuchTagSetError"}:
+            return {}
+        raise translate(exc, action="s3:GetBucketTagging") from exc
+    except Exception as exc:
+        raise translate(exc) from exc
+    return {t["Key"]: t["Value"] for t in tag_list}
+
+
+def _carries(tags: Mapping[str, str], match: Mapping[str, str]) -> bool:
+    return all(tags.get(k) == v for k, v in match.items())

@@ -91,6 +91,40 @@ def test_a_cell_lists_the_learners_buckets_and_classic_sdk_cells_work(localcloud
     s3.head_bucket(Bucket=lines["DEFAULT"])
 
 
+def test_a_kernel_inherits_none_of_the_servers_settings_and_no_one_sees_its_token(
+    localcloud, notebook
+):
+    # localcloud runs beside the portal, with its settings and secrets in its environment.
+    server_env = psutil.Process(localcloud.pid).environ()
+    secrets = [name for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL") if name in server_env]
+    assert secrets, "the test environment should give localcloud something to leak"
+    sagemaker = localcloud.client("sagemaker", REGION)
+    url = sagemaker.create_presigned_notebook_instance_url(NotebookInstanceName=notebook["name"])[
+        "AuthorizedUrl"
+    ]
+    base, token = split_presigned(url)
+
+    output = run_cell(
+        base,
+        token,
+        "import glob, os\n"
+        f"print('LEAKED', *[n for n in {secrets!r} if n in os.environ], '-')\n"
+        "shown = []\n"
+        "for path in glob.glob('/proc/[0-9]*/cmdline'):\n"
+        "    try:\n"
+        f"        if {token.encode()!r} in open(path, 'rb').read():\n"
+        "            shown.append(path)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "print('SHOWN', *shown, '-')\n",
+    )
+
+    lines = dict(line.split(" ", 1) for line in output.strip().splitlines() if " " in line)
+    assert lines["LEAKED"] == "-"
+    # A token on a command line is readable by every user of the machine (ps).
+    assert lines["SHOWN"] == "-"
+
+
 def test_stop_keeps_files_start_brings_them_back_delete_removes_them(localcloud):
     sagemaker = localcloud.client("sagemaker", REGION)
     name = unique("nb-files")

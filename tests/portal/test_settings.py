@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -67,3 +69,27 @@ def test_embedded_default_uses_a_real_broker_never_eager_mode(tmp_path):
         "django.db.backends.sqlite3",
         "portal.embedded_broker:Transport",  # Whole messages only (test_embedded_broker.py).
     ]
+
+
+@pytest.mark.parametrize(
+    "host, setting, wanted",
+    [
+        ("127.0.0.1", None, True),
+        ("localhost", None, True),
+        ("::1", None, True),
+        ("0.0.0.0", None, False),  # A classroom: every machine on the network reaches it.
+        ("192.168.1.20", None, False),
+        ("0.0.0.0", "true", True),
+        ("127.0.0.1", "false", False),
+    ],
+)
+def test_demo_users_with_their_public_password_only_where_only_this_machine_reaches(
+    monkeypatch, host, setting, wanted
+):
+    from portal.management.commands.runportal import demo_users_wanted
+
+    if setting is None:
+        monkeypatch.delenv("DEMO_USERS", raising=False)
+    else:
+        monkeypatch.setenv("DEMO_USERS", setting)
+    assert demo_users_wanted(host) is wanted

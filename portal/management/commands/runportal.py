@@ -1,4 +1,5 @@
 import importlib.util
+import ipaddress
 import os
 import socket
 from urllib.parse import urlparse
@@ -8,7 +9,18 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from portal.embedded import Child, Supervisor, python_module_argv
+from portal.env import env_bool
 from portal.services import DEMO_PASSWORD, DEMO_USERS
+
+
+def demo_users_wanted(host: str) -> bool:
+    """The demo users' password is in the README: they are made for a portal only this
+    machine can reach, unless DEMO_USERS says otherwise."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    return env_bool("DEMO_USERS", loopback)
 
 
 def _port_is_free(host: str, port: int) -> bool:
@@ -40,12 +52,20 @@ class Command(BaseCommand):
         settings.EMBEDDED_DIR.mkdir(parents=True, exist_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
         call_command("load_course")
-        call_command("demo_setup")
+        demo = demo_users_wanted(host)
+        if demo:
+            call_command("demo_setup")
+        else:
+            self.stdout.write(
+                f"No demo users: the portal listens on {host}, which other machines can "
+                "reach, and their password is public. Enrol your class with enrol_cohort "
+                "(README), or set DEMO_USERS=true."
+            )
 
         children = self._children(host, port, web_workers, no_localcloud)
         supervisor = Supervisor(children, env=dict(os.environ), log=self.stdout.write)
         supervisor.start()
-        self._print_welcome(host, port)
+        self._print_welcome(host, port, demo)
         raise SystemExit(supervisor.wait())
 
     def _children(self, host, port, web_workers, no_localcloud) -> list[Child]:
@@ -119,12 +139,12 @@ class Command(BaseCommand):
         ]
         return children
 
-    def _print_welcome(self, host, port):
+    def _print_welcome(self, host, port, demo):
         users = ", ".join(username for username, _, _ in DEMO_USERS)
+        log_in = f"Log in as {users} with the password {DEMO_PASSWORD!r}.\n" if demo else ""
         self.stdout.write(
             self.style.SUCCESS(
                 f"\nCloud ML Lab is running at http://{host}:{port}/\n"
-                f"Log in as {users} with the password {DEMO_PASSWORD!r}.\n"
-                "Press Ctrl-C to stop everything.\n"
+                f"{log_in}Press Ctrl-C to stop everything.\n"
             )
         )

@@ -16,6 +16,7 @@ from labs.cloud.storage import (
     bucket_describe,
     bucket_empty_and_delete,
     bucket_region,
+    bucket_tags,
     dataset_upload,
     list_tagged_buckets,
     object_keys,
@@ -68,6 +69,43 @@ def test_creating_twice_adopts_the_bucket(connection: CloudConnection, unique: s
     names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
     assert names.count(name) == 1
     assert s3.get_bucket_tagging(Bucket=name)["TagSet"] == [{"Key": "lab", "Value": "L1"}]
+
+
+def test_a_second_try_adopts_its_own_tagged_bucket_even_with_the_data_in(
+    connection: CloudConnection, unique: str
+) -> None:
+    s3 = client(connection, "s3", "eu-west-1")
+    name = name_for(unique, "eu-west-1")
+    mine = {"portal:learner": "7", "portal:cohort": "c"}
+    bucket_create(s3, name=name, region="eu-west-1", tags=mine)
+    s3.put_object(Bucket=name, Key="data/train.csv", Body=b"1,2\n")
+
+    again = bucket_create(s3, name=name, region="eu-west-1", tags=mine)
+
+    assert (again.name, again.exists) == (name, True)
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [{"portal:learner": "8", "portal:cohort": "c"}, None],
+    ids=["other learner", "untagged"],
+)
+def test_a_bucket_of_the_account_that_is_not_yours_is_never_adopted(
+    connection: CloudConnection, unique: str, tags
+) -> None:
+    # Such as the SDK's default bucket, or another learner's, typed as a "new" bucket name.
+    s3 = client(connection, "s3", "eu-west-1")
+    name = name_for(unique, "eu-west-1")
+    bucket_create(s3, name=name, region="eu-west-1", tags=tags)
+    s3.put_object(Bucket=name, Key="someone/model.tar.gz", Body=b"theirs")
+
+    with pytest.raises(PermanentCloudError) as caught:
+        bucket_create(s3, name=name, region="eu-west-1", tags={"portal:learner": "7"})
+
+    assert caught.value.code == "BucketNotYours"
+    assert "not one the portal made for you" in caught.value.message
+    assert s3.get_object(Bucket=name, Key="someone/model.tar.gz")["Body"].read() == b"theirs"
+    assert bucket_tags(s3, name=name) == (tags or {})
 
 
 def test_a_bucket_made_in_eu_west_1_reports_eu_west_1(
