@@ -134,3 +134,17 @@ def demo_setup() -> Cohort:
             user.save(update_fields=["password"])
         Enrolment.objects.update_or_create(cohort=cohort, user=user, defaults={"role": role})
     return cohort
+
+
+def demo_users_lock() -> list[str]:
+    """Demo users who still have the public password can no longer log in (their
+    password is unusable until an administrator sets one); returns their usernames."""
+    locked = []
+    for user in User.objects.filter(username__in=[name for name, _, _ in DEMO_USERS]).order_by(
+        "username"
+    ):
+        if user.check_password(DEMO_PASSWORD):
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+            locked.append(user.username)
+    return locked

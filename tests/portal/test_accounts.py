@@ -4,7 +4,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from portal.models import Cohort, Enrolment
-from portal.services import DEMO_PASSWORD, demo_setup
+from portal.services import DEMO_PASSWORD, demo_setup, demo_users_lock
 
 pytestmark = pytest.mark.django_db
 
@@ -22,6 +22,20 @@ def test_demo_users_can_log_in_and_setup_runs_twice(client):
     response = client.post("/login/", {"username": "learner1", "password": DEMO_PASSWORD})
     assert response.status_code == 302
     assert client.get("/course/").status_code == 200
+
+
+def test_demo_users_with_the_public_password_are_locked_for_an_open_portal(client):
+    # A portal first run on 127.0.0.1, then opened to the classroom's network.
+    demo_setup()
+    learner2 = get_user_model().objects.get(username="learner2")
+    learner2.set_password("a-private-password-9")
+    learner2.save()
+
+    assert demo_users_lock() == ["instructor", "learner1"]
+
+    answer = client.post("/login/", {"username": "learner1", "password": DEMO_PASSWORD})
+    assert answer.status_code == 200 and "_auth_user_id" not in client.session
+    assert client.login(username="learner2", password="a-private-password-9")
 
 
 def test_wrong_password_shows_a_message_not_an_error(client):

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from portal.embedded import Child, Supervisor, python_module_argv
 from portal.env import env_bool
-from portal.services import DEMO_PASSWORD, DEMO_USERS
+from portal.services import DEMO_PASSWORD, DEMO_USERS, demo_users_lock
 
 
 def demo_users_wanted(host: str) -> bool:
@@ -56,10 +56,12 @@ class Command(BaseCommand):
         if demo:
             call_command("demo_setup")
         else:
+            locked = demo_users_lock()
             self.stdout.write(
                 f"No demo users: the portal listens on {host}, which other machines can "
                 "reach, and their password is public. Enrol your class with enrol_cohort "
                 "(README), or set DEMO_USERS=true."
+                + (f" Locked: {', '.join(locked)}." if locked else "")
             )
 
         children = self._children(host, port, web_workers, no_localcloud)
