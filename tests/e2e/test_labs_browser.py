@@ -42,9 +42,19 @@ def test_learner_runs_storage_and_training_labs_in_a_browser(
     lesson_sync_from_directory()
     _log_in(page, live_server.url)
 
-    # L1: create the bucket; the card moves to Ready without a reload.
+    # L1: create the bucket; the card moves to Ready without a reload. While the answer is
+    # on its way (held back here, as in a class-wide launch), the form says so.
+    sending = page.get_by_text("Sending your request")
+    assert not sending.is_visible()
+    held = []
+    page.route("**/labs/storage/launch/", lambda route: held.append(route))
     page.get_by_role("button", name="Create bucket and upload the data set").click()
+    sending.wait_for(state="visible")
+    while not held:
+        page.wait_for_timeout(50)
+    held[0].continue_()
     page.locator(".resource").first.wait_for()
+    sending.wait_for(state="hidden")
     seen = _watch_until(page, "Ready")
     assert seen[-1] == "Ready"
     page.locator(".lab-panel").screenshot(path=str(tmp_path / "lab-storage.png"))
