@@ -111,6 +111,26 @@ def test_check_task_twice_keeps_the_first_verdict(cloud_lab_settings, learner):
     assert "no bucket" in second.message
 
 
+def test_a_check_that_fails_after_an_earlier_pass_says_the_lab_stays_done(
+    cloud_lab_settings, learner
+):
+    # Passed once (its lesson is ticked done); the bucket was cleaned up since.
+    LabCheck.objects.create(
+        user=learner, cohort=cloud_lab_settings.cohort, lab="storage", region="us-east-1",
+        state="passed", message="Your bucket holds the data.",
+    )  # fmt: skip
+    check = lab_services.lab_check_request(
+        learner=learner, lab_settings=cloud_lab_settings, lab="storage", region="us-east-1",
+        purpose="progress",
+    )  # fmt: skip
+    tasks.lab_check_task(check.pk)
+
+    check = wait_for_check(check.pk)
+    assert check.state == "not_yet"
+    assert "no bucket" in check.message
+    assert check.message.endswith("Your lab stays done: an earlier check passed.")
+
+
 def test_expire_task_twice_stops_once_then_deletes(cloud_lab_settings, learner):
     resource = _bucket(learner, cloud_lab_settings, f"expire-{learner.pk}-bucket")
     tasks.resource_submit_task(resource.pk)
