@@ -26,6 +26,10 @@ RETRY_POLICY = {
 }
 
 
+def _reason(exc) -> str:
+    return getattr(exc, "message", None) or "The cloud did not answer; we gave up after retrying."
+
+
 class ResourceTask(Task):
     """When retries run out, the resource is marked failed with the last reason."""
 
@@ -33,10 +37,22 @@ class ResourceTask(Task):
         resource_id = args[0] if args else kwargs.get("resource_id")
         if resource_id is None:
             return
-        reason = (
-            getattr(exc, "message", None) or "The cloud did not answer; we gave up after retrying."
-        )
-        resources.resource_mark_failed(resource_id=resource_id, reason=reason)
+        resources.resource_mark_failed(resource_id=resource_id, reason=_reason(exc))
+
+
+class ActionTask(Task):
+    """When retries run out, the card says the action could not be done, and why (a
+    JupyterLab link would otherwise be waited for without end)."""
+
+    action = ""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        resource_id = args[0] if args else kwargs.get("resource_id")
+        action = self.action or (args[1] if len(args) > 1 else kwargs.get("action", ""))
+        if resource_id is not None and action:
+            resources.resource_action_gave_up(
+                resource_id=resource_id, action=action, reason=_reason(exc)
+            )
 
 
 @shared_task(base=ResourceTask, **RETRY_POLICY)
@@ -49,7 +65,7 @@ def resource_followup_task(resource_id: int) -> None:
     resources.resource_followup(resource_id=resource_id)
 
 
-@shared_task(**RETRY_POLICY)
+@shared_task(base=ActionTask, **RETRY_POLICY)
 def resource_action_task(resource_id: int, action: str) -> None:
     resources.resource_perform_action(resource_id=resource_id, action=action)
 
@@ -89,6 +105,6 @@ def lab_check_task(check_id: int) -> None:
     checks.lab_check_run(check_id=check_id)
 
 
-@shared_task(**RETRY_POLICY)
+@shared_task(base=ActionTask, action="open_url", **RETRY_POLICY)
 def notebook_open_url_task(resource_id: int) -> None:
     resources.resource_perform_action(resource_id=resource_id, action="open_url")

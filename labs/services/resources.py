@@ -566,13 +566,22 @@ def resource_perform_action(*, resource_id: int, action: str) -> CloudResource |
     except CloudError as error:
         if error.retryable:
             raise
-        doing = "make a JupyterLab link for" if action == "open_url" else action
-        return resource_transition(
-            resource,
-            message=f"Could not {doing} it: {error.message}",
-            failure_reason=error.message,
-        )
+        return _could_not(resource, action, error.message)
     return resource_apply_observation(resource, observation)
+
+
+def resource_action_gave_up(*, resource_id: int, action: str, reason: str) -> None:
+    """The action's retries ran out: the card says why instead of waiting on."""
+    resource = _row_for_task(resource_id)
+    if resource is not None and resource.state != State.DELETED:
+        _could_not(resource, action, reason)
+
+
+def _could_not(resource: CloudResource, action: str, reason: str) -> CloudResource:
+    doing = "make a JupyterLab link for" if action == "open_url" else action
+    return resource_transition(
+        resource, message=f"Could not {doing} it: {reason}", failure_reason=reason
+    )
 
 
 def resources_needing_resubmit(*, older_than) -> list[int]:

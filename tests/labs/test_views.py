@@ -754,6 +754,27 @@ def test_waiting_for_a_jupyterlab_link_ends_when_the_worker_could_not_make_one(
     assert "Why: AccessDenied: not allowed" in answer.content.decode()
 
 
+def test_a_jupyterlab_link_whose_retries_ran_out_ends_the_wait_with_the_reason(
+    learner_client, learner, cohort, lab_settings
+):
+    from labs import tasks
+    from labs.cloud.errors import TransientCloudError
+
+    notebook = _notebook(learner, cohort, lab_settings, cloud_name="nb-throttled")
+    learner_client.post(f"/labs/resources/{notebook.pk}/open/", HTTP_HX_REQUEST="true")
+    url = f"/labs/resources/{notebook.pk}/status/?open=1"
+    assert learner_client.get(url, HTTP_HX_REQUEST="true").status_code == 200  # Waiting.
+
+    # What Celery calls once the task's last retry has failed.
+    error = TransientCloudError("The cloud is busy (Throttling); we gave up after retrying.")
+    tasks.notebook_open_url_task.on_failure(error, "task-id", (notebook.pk,), {}, None)
+
+    answer = learner_client.get(url, HTTP_HX_REQUEST="true")
+    assert answer.status_code == 286  # Stops polling, and says why.
+    assert "Why: The cloud is busy (Throttling)" in html.unescape(answer.content.decode())
+    assert notebook.events.filter(message__startswith="Could not make a JupyterLab link").exists()
+
+
 def test_a_lab_page_says_what_was_deleted_lately_and_who_asked(
     learner_client, learner, cohort, lab_settings
 ):
