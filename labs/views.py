@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponseNotModified
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
@@ -186,15 +187,13 @@ def region_select(request):
     lab = request.POST.get("lab", Lab.STORAGE)
     lab = lab if lab in Lab.values else Lab.STORAGE
     if not form.is_valid():
-        messages.error(request, "Choose a region from the list.")
-        return redirect("lab-page", lab=lab)
+        return _refused_page(request, lab, "Choose a region from the list.", "Region not changed")
     try:
         region = lab_services.learner_set_region(
             learner=request.user, lab_settings=lab_settings, region=form.cleaned_data["region"]
         )
     except LaunchRefusedError as refusal:
-        context = {"message": refusal.message, "lab": lab, "heading": "Region not changed"}
-        return render(request, "labs/refused.html", context, status=400)
+        return _refused_page(request, lab, refusal.message, "Region not changed")
     messages.success(request, f"Region set to {region} ({regions.region_name(region)}).")
     return redirect("lab-page", lab=lab)
 
@@ -206,8 +205,17 @@ def _refused(request, lab, message, status=400, heading="That didn't start"):
         response["HX-Retarget"] = "#launch-error"
         response["HX-Reswap"] = "innerHTML"
         return response
-    context = {"message": message, "lab": lab, "heading": heading}
-    return render(request, "labs/refused.html", context, status=status)
+    return _refused_page(request, lab, message, heading, status)
+
+
+def _refused_page(request, lab, message, heading, status=400):
+    context = {
+        "message": message,
+        "heading": heading,
+        "back_url": reverse("lab-page", args=[lab]),
+        "back_label": "Back to the lab",
+    }
+    return render(request, "refused.html", context, status=status)
 
 
 def _launched(request, lab, cohort, resource):
@@ -395,7 +403,7 @@ def resource_status(request, pk):
 def lab_check(request, lab):
     lab = _lab_or_404(lab)
     cohort, lab_settings, region = _learner_context(request)
-    purpose = request.POST.get("purpose", LabCheck.Purpose.PROGRESS)
+    purpose = request.POST.get("purpose", "")
     if purpose == LabCheck.Purpose.CLEANUP:
         check = lab_services.lab_cleanup(
             learner=request.user, lab_settings=lab_settings, lab=lab, region=region

@@ -1,3 +1,4 @@
+from django.contrib.auth import views as auth_views
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
@@ -28,3 +29,21 @@ def csrf_failure(request, reason=""):
         response["HX-Reswap"] = "innerHTML show:top"  # At the top of the page: scrolled to.
         return response
     return render(request, "403_csrf.html", {"message": STALE_PAGE}, status=403)
+
+
+class _RefusedFormIs400:
+    """A form sent back with its errors answers 400: bad input is a client error (the
+    page still shows the form and says what to fix)."""
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        response.status_code = 400
+        return response
+
+
+class LoginView(_RefusedFormIs400, auth_views.LoginView):
+    redirect_authenticated_user = True
+
+
+class PasswordChangeView(_RefusedFormIs400, auth_views.PasswordChangeView):
+    pass

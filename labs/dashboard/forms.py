@@ -36,6 +36,41 @@ def _instance_choices():
     ]
 
 
+# What a checkbox sends: a browser sends "on" when it is ticked and nothing when it is not.
+_TICKED = {"on", "true", "1"}
+_UNTICKED = {"", "off", "false", "0"}
+
+
+class _TickBoxInput(forms.CheckboxInput):
+    def value_from_datadict(self, data, files, name):
+        if name not in data:
+            return False
+        value = data.get(name)
+        text = value.strip().lower() if isinstance(value, str) else value
+        if text in _TICKED:
+            return True
+        if text in _UNTICKED:
+            return False
+        return value  # Neither: the field refuses it.
+
+
+class TickBoxField(forms.BooleanField):
+    """A checkbox read strictly. Django's own counts any text but "false" and "0" as
+    ticked, so a stray "off" or "no" would switch on what the box guards (GPU prices)."""
+
+    widget = _TickBoxInput
+    default_error_messages = {"invalid": "Tick the box or leave it empty."}
+
+    def to_python(self, value):
+        if isinstance(value, bool):
+            return value
+        raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+
+
+def _without_repeats(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
 class LabSettingsForm(forms.Form):
     allowed_regions = forms.MultipleChoiceField(
         choices=_region_choices,
@@ -57,7 +92,7 @@ class LabSettingsForm(forms.Form):
             "knows a price for.",
         },
     )
-    gpu_allowed = forms.BooleanField(
+    gpu_allowed = TickBoxField(
         required=False,
         label="Allow GPU instance types",
         help_text="GPU instances cost several times more. The GPU types ticked above are "
@@ -125,6 +160,12 @@ class LabSettingsForm(forms.Form):
     def for_settings(cls, lab_settings: LabSettings, data=None):
         initial = {name: getattr(lab_settings, name) for name in cls.FIELDS}
         return cls(data=data, initial=initial)
+
+    def clean_allowed_regions(self):
+        return _without_repeats(self.cleaned_data["allowed_regions"])
+
+    def clean_allowed_instance_types(self):
+        return _without_repeats(self.cleaned_data["allowed_instance_types"])
 
     def clean(self):
         data = super().clean()

@@ -270,8 +270,13 @@ def _refused(request, cohort, message: str):
             request, "dashboard/partials/action_result.html", {"error": message}, status=422
         )
         return response
-    messages.error(request, message)
-    return redirect(_dashboard_url(cohort))
+    context = {
+        "message": message,
+        "heading": "Not done",
+        "back_url": _dashboard_url(cohort),
+        "back_label": "Back to the dashboard",
+    }
+    return render(request, "refused.html", context, status=400)
 
 
 @require_POST

@@ -362,6 +362,11 @@ def test_extend_gives_the_learner_more_time_and_says_so_in_the_timeline(
     refused = instructor_client.post(url, {"minutes": "100000"}, **HTMX)
     assert refused.status_code == 422
     assert "Choose how many minutes" in refused.content.decode()
+    # Without JavaScript the form posts as a page: the same sentence, on a 400 page.
+    refused = instructor_client.post(url, {"minutes": "abc"})
+    assert refused.status_code == 400
+    assert "Choose how many minutes" in refused.content.decode()
+    assert f'href="/dashboard/{cohort.pk}/"' in refused.content.decode()
 
 
 def test_sweep_request_enqueues_a_task_and_shows_it_is_waiting(
@@ -466,6 +471,9 @@ def test_settings_save_and_record_what_changed(instructor_client, cohort, lab_se
         ({"budget_usd": "-1"}, "cannot be negative"),
         ({"budget_usd": "lots"}, "Enter an amount in dollars"),
         ({"budget_usd": "1e9"}, "The budget can be at most $100,000."),
+        # Django's own checkbox reads these as ticked: GPU prices switched on by junk.
+        ({"gpu_allowed": "off-ish"}, "Tick the box or leave it empty."),
+        ({"gpu_allowed": "2"}, "Tick the box or leave it empty."),
     ],
 )
 def test_settings_refuse_bad_values_with_a_clear_sentence(
@@ -479,6 +487,25 @@ def test_settings_refuse_bad_values_with_a_clear_sentence(
     assert "digits" not in response.content.decode()  # One sentence, in dollars.
     lab_settings.refresh_from_db()
     assert lab_settings.budget_usd == Decimal("50.00")
+
+
+@pytest.mark.parametrize(
+    ("sent", "saved"), [("on", True), ("true", True), ("off", False), ("0", False), ("", False)]
+)
+def test_the_gpu_box_is_read_as_a_browser_sends_it(
+    instructor_client, cohort, lab_settings, sent, saved
+):
+    data = _settings_data(lab_settings, gpu_allowed=sent)
+    assert instructor_client.post(f"/dashboard/{cohort.pk}/settings/", data).status_code == 302
+    lab_settings.refresh_from_db()
+    assert lab_settings.gpu_allowed is saved
+
+
+def test_a_region_ticked_twice_is_allowed_once(instructor_client, cohort, lab_settings):
+    data = _settings_data(lab_settings, allowed_regions=["eu-west-1", "us-east-1", "eu-west-1"])
+    assert instructor_client.post(f"/dashboard/{cohort.pk}/settings/", data).status_code == 302
+    lab_settings.refresh_from_db()
+    assert lab_settings.allowed_regions == ["eu-west-1", "us-east-1"]
 
 
 def test_an_instructor_cannot_move_the_cohort_to_another_cloud_account(

@@ -121,6 +121,26 @@ def test_region_choice_is_remembered_and_outside_the_allowlist_refused(
     assert "not open to your cohort" not in learner_client.get("/labs/storage/").content.decode()
 
 
+@pytest.mark.parametrize("region", ["", "x" * 31, "eu-west-1\x00"])
+def test_a_malformed_region_is_refused_with_a_sentence(learner_client, lab_settings, region):
+    refused = learner_client.post("/labs/region/", {"region": region, "lab": "training"})
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    assert "Choose a region from the list." in page and 'href="/labs/training/"' in page
+
+
+@pytest.mark.parametrize("body", [{}, {"purpose": "everything"}])
+def test_a_check_without_a_known_purpose_is_refused_and_records_nothing(
+    learner_client, lab_settings, body
+):
+    from labs.models import LabCheck
+
+    refused = learner_client.post("/labs/storage/check/", body)
+    assert refused.status_code == 400
+    assert "Choose Check my progress or Clean up this lab." in refused.content.decode()
+    assert not LabCheck.objects.exists()
+
+
 def test_resources_in_other_regions_are_pointed_out(learner_client, learner, cohort, lab_settings):
     _resource(learner, cohort, lab_settings, region="eu-west-1", state="ready")
     _resource(

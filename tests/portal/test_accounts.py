@@ -34,14 +34,14 @@ def test_demo_users_with_the_public_password_are_locked_for_an_open_portal(clien
     assert demo_users_lock() == ["instructor", "learner1"]
 
     answer = client.post("/login/", {"username": "learner1", "password": DEMO_PASSWORD})
-    assert answer.status_code == 200 and "_auth_user_id" not in client.session
+    assert answer.status_code == 400 and "_auth_user_id" not in client.session
     assert client.login(username="learner2", password="a-private-password-9")
 
 
 def test_wrong_password_shows_a_message_not_an_error(client):
     demo_setup()
     response = client.post("/login/", {"username": "learner1", "password": "nope"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert b"didn&#x27;t match" in response.content or b"didn't match" in response.content
 
 
@@ -54,7 +54,7 @@ def test_wrong_password_shows_a_message_not_an_error(client):
 )
 def test_a_login_form_with_a_bad_field_says_what(client, form, sentence):
     response = client.post("/login/", form)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert sentence in response.content.decode()
 
 
@@ -171,7 +171,7 @@ def test_a_weak_new_password_is_refused_with_the_reason(learner_client, learner,
         {"old_password": PASSWORD, "new_password1": new, "new_password2": new},
     )
     page = answer.content.decode()
-    assert answer.status_code == 200 and sentence in page
+    assert answer.status_code == 400 and sentence in page
     # Said at the top, as an alert that names the field, and beside the field.
     assert '<div class="error-summary" role="alert">' in page
     assert "Your password was not changed" in page

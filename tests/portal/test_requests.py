@@ -6,6 +6,8 @@ from django.test import Client
 
 from labs.services.policy import lab_settings_for
 
+FORM = "application/x-www-form-urlencoded"
+
 pytestmark = pytest.mark.django_db
 
 
@@ -132,3 +134,23 @@ def test_a_cohort_with_cloud_resources_cannot_be_deleted_in_the_admin(client, co
     bucket.save()
     assert client.get(f"/admin/portal/cohort/{cohort.pk}/delete/").status_code == 200
     assert client.get(f"/admin/auth/user/{learner.pk}/delete/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        {"data": "--x\r\n", "content_type": "multipart/form-data"},  # no boundary
+        {"data": "&".join(f"f{i}=1" for i in range(1500)), "content_type": FORM},
+    ],
+    ids=["multipart without a boundary", "too many fields"],
+)
+def test_an_unreadable_request_gets_the_portals_400_page(learner_client, how):
+    answer = learner_client.post("/labs/storage/launch/", **how)
+    assert answer.status_code == 400
+    assert "We couldn't read that request" in answer.content.decode()
+
+
+def test_a_request_for_another_host_gets_the_portals_400_page(client):
+    answer = client.get("/course/", HTTP_HOST="evil.example")
+    assert answer.status_code == 400
+    assert "We couldn't read that request" in answer.content.decode()
