@@ -16,7 +16,8 @@ if [ -z "${SECRET_KEY:-}" ] && [ -z "${SECRET_KEY_FILE:-}" ]; then
             "import secrets; print(secrets.token_urlsafe(50))" > "$key_file.new")
         mv "$key_file.new" "$key_file"
     fi
-    SECRET_KEY_FILE="$key_file"
+    # Absolute, so that a process started in another folder reads the same file.
+    SECRET_KEY_FILE="$(cd "$dir" && pwd)/secret-key"
     export SECRET_KEY_FILE
 fi
 export DEBUG="${DEBUG:-false}"
