@@ -4,7 +4,6 @@ from labs import views
 
 urlpatterns = [
     path("region/", views.region_select, name="lab-region"),
-    path("resources/<id:pk>/status/", views.resource_status, name="lab-resource-status"),
     path("resources/<id:pk>/<slug:action>/", views.resource_action, name="lab-resource-action"),
     path("checks/<id:pk>/", views.lab_check_status, name="lab-check-status"),
     path("data/<str:name>", views.dataset_file, name="lab-dataset-file"),

@@ -3,6 +3,7 @@ never need the cloud: refusals happen before anything is enqueued."""
 
 import html
 import re
+import time
 from html.parser import HTMLParser
 
 import pytest
@@ -595,6 +596,17 @@ def test_a_cards_poll_token_names_its_owner_and_nothing_else(
     assert anonymous.get(other).status_code == 302
     forged = f"/labs/resources/{mine.pk}/status/?v=0&t={token[:-2]}xx"
     assert anonymous.get(forged).status_code == 302
+
+
+def test_a_poll_token_seen_before_still_expires(monkeypatch):
+    from labs import poll_tokens
+
+    token = poll_tokens.poll_token(resource_id=7, owner_id=3)
+    assert poll_tokens.owner_from_token(token, resource_id=7) == 3  # now remembered
+    assert poll_tokens.owner_from_token(token, resource_id=8) is None
+    later = time.time() + poll_tokens.MAX_AGE_SECONDS + 1
+    monkeypatch.setattr(poll_tokens.time, "time", lambda: later)
+    assert poll_tokens.owner_from_token(token, resource_id=7) is None
 
 
 def _trained(learner, cohort, lab_settings, bucket, name):
