@@ -59,6 +59,19 @@ def test_a_counter_bumped_elsewhere_reads_its_new_value(two_processes):
     assert first.get("count") == 2
 
 
+def test_many_changes_elsewhere_at_once_are_all_seen(two_processes):
+    # One round trip per key, so one invalidation message each (Redis sends a message per
+    # event-loop turn): a single read off the socket then brings many of them.
+    first, second = two_processes
+    keys = [f"page-{n}" for n in range(300)]
+    second.set_many(dict.fromkeys(keys, "old"))
+    assert all(first.get(key) == "old" for key in keys)
+    other = redis.Redis.from_url(REDIS_URL)
+    for key in keys:
+        other.delete(first.make_and_validate_key(key))
+    assert [first.get(key) for key in keys] == [None] * len(keys)
+
+
 def test_a_write_by_another_redis_client_is_seen(two_processes):
     first, _ = two_processes
     first.set("session", {"user": 1})
