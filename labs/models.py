@@ -234,6 +234,13 @@ class CloudResource(models.Model):
     def is_live(self) -> bool:
         return self.state in self.LIVE_STATES
 
+    @property
+    def never_made(self) -> bool:
+        """Failed before the cloud made anything for it (a name taken, a refused type),
+        whatever was asked of it since: the name may well belong to something else of the
+        account, which the portal never touches."""
+        return bool(self.failure_reason) and not (self.cloud_status or self.arn)
+
     def recent_events(self, count: int = 8) -> list:
         """The last few timeline lines, oldest first (the card shows no more)."""
         return list(reversed(self.events.order_by("-at", "-id")[:count]))

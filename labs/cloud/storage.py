@@ -129,15 +129,18 @@ def bucket_create(
     # us-east-1 is S3's original region: naming it as a constraint is an error there.
     if region != "us-east-1":
         request["CreateBucketConfiguration"] = {"LocationConstraint": region}
-    adopted = False
-    try:
-        s3.create_bucket(**request)
-    except ClientError as exc:
-        if error_code(exc) != "BucketAlreadyOwnedByYou":
+    # Asked first: in us-east-1, CreateBucket answers 200 for a bucket the account already
+    # has, as if it had just made it.
+    adopted = _account_has(s3, name=name)
+    if not adopted:
+        try:
+            s3.create_bucket(**request)
+        except ClientError as exc:
+            if error_code(exc) != "BucketAlreadyOwnedByYou":
+                raise translate(exc, action="s3:CreateBucket") from exc
+            adopted = True  # Made meanwhile, by a try running at the same time.
+        except Exception as exc:
             raise translate(exc, action="s3:CreateBucket") from exc
-        adopted = True
-    except Exception as exc:
-        raise translate(exc, action="s3:CreateBucket") from exc
 
     if adopted:
         actual = bucket_region(s3, name=name)
@@ -166,6 +169,14 @@ def bucket_create(
     if adopted:
         return bucket_describe(s3, name=name, prefix="")
     return Bucket(name=name, region=region, exists=True)
+
+
+def _account_has(s3: Any, *, name: str) -> bool:
+    """Whether this account has a bucket of that name: ListBuckets lists the account's own
+    only (another account's bucket is then for CreateBucket to refuse)."""
+    with translating(action="s3:ListAllMyBuckets"):
+        listed = s3.list_buckets(Prefix=name).get("Buckets", [])
+    return any(bucket["Name"] == name for bucket in listed)
 
 
 def _adoptable(s3: Any, *, name: str, tags: Mapping[str, str]) -> bool:

@@ -95,7 +95,8 @@ class RowRenderer:
         return (
             f'<td class="acts"><form method="post" action="{extend}">{self.csrf}'
             f'<label class="vh" for="ext-{row.id}">More time for {who}</label>'
-            f'<select id="ext-{row.id}" name="minutes">{self.options}</select>'
+            # Kept as chosen when the live table is swapped in every few seconds.
+            f'<select id="ext-{row.id}" name="minutes" hx-preserve="true">{self.options}</select>'
             f'<button class="button secondary small-button" hx-post="{extend}" '
             f'hx-confirm="Give {who} more lab time on every resource?">Extend</button>'
             f'<button class="button danger small-button" formaction="{teardown}" '
@@ -113,12 +114,14 @@ class RowRenderer:
             )
         else:
             resources = ""
+        # What runs, what it costs and what to do about it come first: on a laptop they
+        # are in view, and the lesson columns scroll.
         return (
             f'<tr id="learner-{row.id}"><th scope="row">{who}{name}</th>'
-            f'<td class="last">{ago(row.last_activity, self.now)}</td>{cells}'
-            f'<td class="num">{row.done}/{lesson_count}</td>'
+            f'<td class="last">{ago(row.last_activity, self.now)}</td>'
             f'<td class="res">{resources}</td>'
-            f'<td class="num">{money(row.spend_usd)}</td>{self.actions(row, who)}</tr>'
+            f'<td class="num">{money(row.spend_usd)}</td>{self.actions(row, who)}'
+            f'<td class="num">{row.done}/{lesson_count}</td>{cells}</tr>'
         )
 
 

@@ -198,8 +198,15 @@ PROGRESS_CHECKS = {
 
 
 def _verify_nothing_left(check: LabCheck) -> tuple[bool | None, str]:
-    """None while deletions are still under way; then a verdict from listing the cloud."""
-    rows = list(CloudResource.objects.filter(owner=check.user, cohort=check.cohort, lab=check.lab))
+    """None while deletions are still under way; then a verdict from listing the cloud.
+    Launches the cloud never made are not looked for: their names may be someone else's."""
+    rows = [
+        row
+        for row in CloudResource.objects.filter(
+            owner=check.user, cohort=check.cohort, lab=check.lab
+        )
+        if not row.never_made
+    ]
     if any(
         row.state not in (State.DELETED, State.FAILED, State.STOPPED, State.COMPLETED)
         for row in rows

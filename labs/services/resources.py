@@ -560,6 +560,14 @@ def resource_perform_action(*, resource_id: int, action: str) -> CloudResource |
     resource = _row_for_task(resource_id)
     if resource is None or resource.state == State.DELETED:
         return resource
+    if action == "delete" and resource.never_made:
+        # Nothing of ours in the cloud: a bucket of that name is someone else's.
+        return resource_transition(
+            resource,
+            state=State.DELETED,
+            message="Removed from your list: the cloud never made it, so nothing was deleted "
+            "there.",
+        )
     driver = drivers.for_kind(resource.kind)
     try:
         observation = getattr(driver, action)(resource)

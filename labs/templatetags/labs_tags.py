@@ -42,6 +42,8 @@ def expiry_note(resource) -> str:
     if not resource.expires_at or resource.state in ("deleting", "deleted", "stopping"):
         return ""
     when = date_format(localtime(resource.expires_at), "M j, H:i T")
+    if resource.never_made:
+        return f"removed from your list at {when} (the cloud never made it)"
     lost = _LOST_WITH.get(resource.kind, "")
     # Running, a kind that can be stopped is stopped first (to stop billing), then
     # deleted after the grace period.

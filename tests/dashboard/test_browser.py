@@ -68,8 +68,13 @@ def test_dashboard_shows_a_populated_cohort_updates_live_and_stops_notebooks(
     # when: a learner completes a lesson, the page updates by itself (htmx polling)
     cell = page.locator(f"#learner-{learner.pk} td.p-done")
     assert cell.count() == 0
+    extend = page.locator(f"#ext-{learner.pk}")
+    chosen = extend.locator("option").last.get_attribute("value")
+    extend.select_option(chosen)
     LessonCompletion.objects.create(user=learner, lesson=Lesson.objects.get(slug="why-the-cloud"))
     cell.first.wait_for(timeout=15_000)
+    # The instructor's choice of minutes survived the table being swapped in anew.
+    assert page.locator(f"#ext-{learner.pk}").input_value() == chosen
 
     # when: the instructor stops every notebook, confirming in the browser's dialog
     page.once("dialog", lambda dialog: dialog.accept())
@@ -82,9 +87,11 @@ def test_dashboard_shows_a_populated_cohort_updates_live_and_stops_notebooks(
     # On a laptop the table is still wider than its box; each row's actions stay in view.
     page.set_viewport_size({"width": 1280, "height": 800})
     assert scroll.evaluate("el => el.scrollWidth > el.clientWidth")
-    teardown = page.locator(f"#learner-{learner.pk} td.acts button", has_text="Tear down")
-    box, frame = teardown.bounding_box(), scroll.bounding_box()
-    assert frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"]
+    frame = scroll.bounding_box()
+    row = page.locator(f"#learner-{learner.pk}")
+    for cell in (row.locator("td.res"), row.locator("td.num").first, row.locator("td.acts")):
+        box = cell.bounding_box()
+        assert frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"]
 
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.evaluate("window.scrollTo(0, 0)")

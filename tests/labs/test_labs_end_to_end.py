@@ -207,3 +207,33 @@ def test_clean_up_clicked_during_a_launch_deletes_it_once_the_cloud_answers(
     assert "clean-up deletes it now" in " ".join(e.message for e in bucket.events.all())
     s3 = localcloud.client("s3", "us-east-1")
     assert not storage.bucket_describe(s3, name="cleanup-race-1").exists
+
+
+def test_a_bucket_name_taken_in_the_account_fails_and_its_delete_touches_nothing(
+    stack, learner_client, learner, localcloud
+):
+    # Say, the SDK's default bucket, made by a classmate's notebook cell, with their model.
+    s3 = localcloud.client("s3", "us-east-1")
+    theirs = f"sagemaker-us-east-1-taken-{learner.pk}"
+    s3.create_bucket(Bucket=theirs)
+    s3.put_object(Bucket=theirs, Key="classmate/model.tar.gz", Body=b"their work")
+
+    row = _launch(learner_client, "storage", {"bucket_name": theirs})
+    failed = wait_for_state(row.pk, "failed")
+    assert "not one the portal made for you" in failed.failure_reason
+    page = learner_client.get("/labs/storage/").content.decode()
+    card = page[page.index(f'id="resource-{row.pk}"') :].split("</article>")[0]
+    # The lab time will not delete it either: it only leaves the list.
+    assert "removed from your list at" in card and "with the data in it" not in card
+
+    learner_client.post(f"/labs/resources/{row.pk}/delete/")
+    gone = wait_for_state(row.pk, "deleted")
+    assert "nothing was deleted there" in gone.events.last().message
+    body = s3.get_object(Bucket=theirs, Key="classmate/model.tar.gz")["Body"].read()
+    assert body == b"their work"
+
+    # The lab's clean-up does not look for a bucket that was never the learner's.
+    learner_client.post("/labs/storage/check/", {"purpose": "cleanup"})
+    check_id = learner_client.get("/labs/storage/").context["check"].pk
+    assert wait_for_check(check_id).state == "passed"
+    assert s3.head_bucket(Bucket=theirs)["ResponseMetadata"]["HTTPStatusCode"] == 200
