@@ -16,7 +16,14 @@ DEBUG = env_bool("DEBUG", False)
 REDIS_URL = env_url("REDIS_URL", None, schemes=("redis", "rediss"))
 
 _DEV_SECRET_KEY = "dev-only-insecure-key-never-use-in-production"
-SECRET_KEY = env_str("SECRET_KEY") or _DEV_SECRET_KEY
+# The key `make run` made for this checkout (scripts/run.sh), so that a management command
+# run beside it (enrol_cohort, createsuperuser) needs no setting of its own.
+_EMBEDDED_KEY = EMBEDDED_DIR / "secret-key"
+SECRET_KEY = (
+    env_str("SECRET_KEY")
+    or (_EMBEDDED_KEY.read_text().strip() if _EMBEDDED_KEY.is_file() else "")
+    or _DEV_SECRET_KEY
+)
 if not DEBUG and SECRET_KEY == _DEV_SECRET_KEY:
     raise ImproperlyConfigured(
         "SECRET_KEY is not set. Production (DEBUG=false) refuses to start with the "

@@ -110,12 +110,14 @@ def portal(tmp_path):
     portal.kill()
 
 
-def _log_in(session: requests.Session, url: str, username: str) -> None:
+def _log_in(
+    session: requests.Session, url: str, username: str, password: str = DEMO_PASSWORD
+) -> None:
     form = session.get(f"{url}/login/", timeout=10)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)[1]
     answer = session.post(
         f"{url}/login/",
-        data={"csrfmiddlewaretoken": token, "username": username, "password": DEMO_PASSWORD},
+        data={"csrfmiddlewaretoken": token, "username": username, "password": password},
         timeout=30,
     )
     assert answer.url == f"{url}/course/", answer.text[:500]
@@ -132,6 +134,23 @@ def test_make_run_serves_the_portal_without_debug_pages_and_stops_on_ctrl_c(port
     _log_in(browser, portal.url, "learner1")
     lesson = browser.get(f"{portal.url}/course/why-the-cloud/", timeout=10)
     assert lesson.status_code == 200 and "<h1" in lesson.text
+
+    # An instructor enrols a class beside it, as the README says (no setting of its own).
+    people = portal.embedded.parent / "people.csv"
+    people.write_text("name,email,role\nNia Newcomer,nia@example.com,learner\n")
+    enrolled = subprocess.run(
+        [f"{sys.prefix}/bin/python", "manage.py", "enrol_cohort", "Evening class", str(people)],
+        cwd=ROOT,
+        env=portal.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert enrolled.returncode == 0, enrolled.stderr[-2000:]
+    password = re.search(r"nia@example\.com\S*\s+(\S{12})", enrolled.stdout)
+    assert password, enrolled.stdout
+    newcomer = requests.Session()
+    _log_in(newcomer, portal.url, "nia@example.com", password[1])
 
     # A mistyped address gets the portal's sentence, not Django's debug page with its
     # list of URL patterns and settings.

@@ -22,8 +22,8 @@ def _load_settings(**env) -> subprocess.CompletedProcess:
     )
 
 
-def test_production_refuses_the_default_secret_key():
-    result = _load_settings(DEBUG="false")
+def test_production_refuses_the_default_secret_key(tmp_path):
+    result = _load_settings(DEBUG="false", EMBEDDED_DIR=str(tmp_path))
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
 
@@ -46,6 +46,24 @@ def test_secret_key_can_come_from_a_file(tmp_path):
     result = _load_settings(DEBUG="false", SECRET_KEY_FILE=str(secret))
     assert result.returncode == 0, result.stderr
     assert "loaded" in result.stdout
+
+
+def test_a_command_beside_make_run_uses_the_key_it_made(tmp_path):
+    (tmp_path / "secret-key").write_text("the-key-make-run-made-for-this-checkout\n")
+    code = "import django; django.setup(); from django.conf import settings; "
+    code += "print(settings.SECRET_KEY)"
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "portal.settings", "DEBUG": "false",
+             "EMBEDDED_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "the-key-make-run-made-for-this-checkout"
 
 
 def test_embedded_default_uses_a_real_broker_never_eager_mode(tmp_path):
