@@ -203,7 +203,7 @@ def _refused(request, lab, message, status=400, heading="That didn't start"):
         # 422 is the one client error the page swaps in, always into the message area.
         response = render(request, "labs/partials/error.html", {"message": message}, status=422)
         response["HX-Retarget"] = "#launch-error"
-        response["HX-Reswap"] = "innerHTML"
+        response["HX-Reswap"] = "innerHTML show:top"  # Scrolled to: it may be far above.
         return response
     return _refused_page(request, lab, message, heading, status)
 

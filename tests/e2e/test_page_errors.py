@@ -53,3 +53,21 @@ def test_a_failed_click_says_why_in_the_page(page, live_server, learner, cohort,
     page.locator(f"#stop-{notebook.pk}").click()
     page.locator(f"#resource-{notebook.pk} .badge", has_text="Stopping").wait_for()
     errors.get_by_text("The portal did not answer").wait_for(state="detached")
+
+
+def test_a_refused_launch_is_scrolled_into_view(page, live_server, learner, lab_settings):
+    page.set_viewport_size({"width": 1280, "height": 700})
+    page.goto(f"{live_server.url}/login/?next=/labs/training/")
+    page.get_by_label("Username").fill(learner.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    button = page.get_by_role("button", name="Start training job")
+    button.scroll_into_view_if_needed()
+
+    button.click()  # No bucket yet: refused, with the reason above the form.
+
+    refusal = page.locator("#launch-error").get_by_text("Training reads the course data")
+    refusal.wait_for()
+    page.wait_for_timeout(300)  # htmx scrolls after the swap settles
+    box = refusal.bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 700, box
