@@ -135,7 +135,8 @@ class LabSettingsForm(forms.Form):
         min_value=Decimal("0"),
         max_value=BUDGET_MAX,  # Which also keeps it within the column's digits.
         decimal_places=2,
-        help_text="Launches are refused once the cohort's estimated spend reaches it.",
+        help_text="Notebook, training and transform launches are refused once the cohort's "
+        "estimated spend reaches it (buckets cost cents and stay allowed).",
         error_messages={
             "min_value": "The budget cannot be negative.",
             "max_value": f"The budget can be at most ${BUDGET_MAX:,.0f}.",

@@ -33,6 +33,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from curriculum.models import Lesson, LessonCompletion, ObjectiveTick
+from labs.cloud import pricing
 from labs.cloud import regions as cloud_regions
 from labs.dashboard.models import CohortOperation
 from labs.models import CloudResource, Lab, LabCheck, LabSettings, kind_in_sentence
@@ -330,6 +331,7 @@ class Totals:
     stuck_cells: int = 0
     live_resources: int = 0
     billing_now: int = 0
+    gpus_billing: int = 0
     hourly_usd: Decimal = Decimal("0")
     spend_usd: Decimal = Decimal("0")
     budget_usd: Decimal = Decimal("0")
@@ -504,6 +506,14 @@ def _alerts(
         "bad",
         "Resources in regions outside the cohort's allowlist",
     )
+    # The instructor's first worry: a GPU left running bills several times a CPU's price.
+    gpu = Alert(
+        "gpu",
+        "warn" if lab_settings.gpu_allowed else "bad",
+        "GPU instances running"
+        if lab_settings.gpu_allowed
+        else "GPU instances running, though GPU types are off for new launches",
+    )
     live_states = set(CloudResource.LIVE_STATES)
     for r in resources:
         state = r.state
@@ -521,7 +531,9 @@ def _alerts(
             failed.items.append(f"{_who(r)}: {r.failure_reason or 'no reason given'}")
         if r.region not in allowed and state != State.DELETED:
             region.items.append(_who(r))
-    alerts = [a for a in (over_ttl, stuck, failed, region) if a.items]
+        if r.billing_open and pricing.is_gpu(r.instance_type):
+            gpu.items.append(f"{_who(r)}, {r.instance_type} at ${r.hourly_usd:,.2f}/hour")
+    alerts = [a for a in (gpu, over_ttl, stuck, failed, region) if a.items]
     if not totals.budget_usd:
         alerts.append(
             Alert(
@@ -533,12 +545,14 @@ def _alerts(
         )
     elif totals.spend_usd >= totals.budget_usd * BUDGET_ALERT_SHARE:
         share = int(BUDGET_ALERT_SHARE * 100)
-        level = "bad" if totals.spend_usd >= totals.budget_usd else "warn"
+        spent = totals.spend_usd >= totals.budget_usd
         alerts.append(
             Alert(
                 "budget",
-                level,
-                f"Spend is past {share}% of the budget",
+                "bad" if spent else "warn",
+                "Spend has reached the budget: new notebooks and jobs are refused"
+                if spent
+                else f"Spend is past {share}% of the budget",
                 [
                     f"${totals.spend_usd:,.2f} of ${totals.budget_usd:,.2f} "
                     f"({totals.budget_percent}%)"
@@ -674,6 +688,7 @@ def dashboard_build(
         # What an open billing period has accrued is not in the settled sums yet.
         if r.billing_open:
             totals.billing_now += 1
+            totals.gpus_billing += pricing.is_gpu(r.instance_type)
             totals.hourly_usd += r.hourly_usd
             if others:
                 totals.others_hourly_usd += r.hourly_usd

@@ -333,8 +333,14 @@ def lab_settings_update(*, lab_settings: LabSettings, changes: dict, actor) -> C
     if changed:
         lab_settings.save(update_fields=changed)
     labels = {field.name: field.verbose_name for field in LabSettings._meta.fields}
+
+    def said(name: str) -> str:
+        label, value = labels.get(name, name), getattr(lab_settings, name)
+        # A switch says which way it went ("GPU instance types allowed" read as "on").
+        return f"{label}: {'on' if value else 'off'}" if isinstance(value, bool) else str(label)
+
     summary = (
-        "Changed: " + ", ".join(str(labels.get(n, n)) for n in changed) + "."
+        "Changed: " + ", ".join(said(n) for n in changed) + "."
         if changed
         else "Saved without changes."
     )

@@ -121,6 +121,64 @@ def test_alerts_name_old_stuck_failed_and_out_of_region_resources_and_spend(
     assert alerts["budget"].level == "warn" and "$9.00 of $10.00" in alerts["budget"].items[0]
 
 
+@pytest.mark.parametrize(
+    ("gpu_allowed", "level", "title"),
+    [
+        (True, "warn", "GPU instances running"),
+        (False, "bad", "GPU instances running, though GPU types are off for new launches"),
+    ],
+)
+def test_a_running_gpu_is_a_tile_and_an_alert(
+    instructor_client, cohort, learner, lab_settings, gpu_allowed, level, title
+):
+    lab_settings.gpu_allowed = gpu_allowed
+    lab_settings.save()
+    started = timezone.now() - timedelta(minutes=30)
+    make_resource(
+        learner, lab_settings, cloud_name="nb-cpu", billing_started_at=started,
+        hourly_usd=Decimal("0.05"),
+    )  # fmt: skip
+    make_resource(
+        learner, lab_settings, cloud_name="nb-gpu", region="eu-west-1",
+        instance_type="ml.g4dn.xlarge", hourly_usd=Decimal("0.736"), billing_started_at=started,
+    )  # fmt: skip
+
+    response = _page(instructor_client, cohort)
+
+    dashboard = response.context["dashboard"]
+    assert dashboard.totals.gpus_billing == 1
+    gpu = next(a for a in dashboard.alerts if a.kind == "gpu")
+    assert (gpu.level, gpu.title) == (level, title)
+    assert len(gpu.items) == 1 and "nb-gpu" in gpu.items[0] and "$0.74/hour" in gpu.items[0]
+    assert '<div class="tile tile-warn"><dt>GPUs running</dt><dd>1</dd>' in (
+        response.content.decode()
+    )
+
+
+def test_spend_past_the_budget_says_launches_are_refused(
+    instructor_client, cohort, learner, lab_settings
+):
+    lab_settings.budget_usd = Decimal("10.00")
+    lab_settings.save()
+    make_resource(learner, lab_settings, state="stopped", estimated_cost_usd=Decimal("24.70"))
+
+    alerts = {a.kind: a for a in _page(instructor_client, cohort).context["dashboard"].alerts}
+
+    assert alerts["budget"].level == "bad"
+    assert alerts["budget"].title.startswith("Spend has reached the budget")
+    assert "(247%)" in alerts["budget"].items[0]
+
+
+def test_turning_gpus_off_is_said_as_off(instructor_client, cohort, lab_settings):
+    lab_settings.gpu_allowed = True
+    lab_settings.save()
+    instructor_client.post(
+        f"/dashboard/{cohort.pk}/settings/", _settings_data(lab_settings, gpu_allowed="")
+    )
+    operation = CohortOperation.objects.get(kind="settings")
+    assert "GPU instance types allowed: off" in operation.summary
+
+
 def test_a_quiet_cohort_has_no_alerts(instructor_client, cohort, learner, lab_settings):
     make_resource(learner, lab_settings, expires_at=timezone.now() + timedelta(hours=1))
     response = _page(instructor_client, cohort)
