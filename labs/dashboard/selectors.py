@@ -332,6 +332,8 @@ class Totals:
     live_resources: int = 0
     billing_now: int = 0
     gpus_billing: int = 0
+    # Stopped notebooks still hold their storage (and bill for it) until deleted.
+    stopped_resources: int = 0
     hourly_usd: Decimal = Decimal("0")
     spend_usd: Decimal = Decimal("0")
     budget_usd: Decimal = Decimal("0")
@@ -683,6 +685,9 @@ def dashboard_build(
             totals.live_resources += 1
             totals.by_region[r.region] = totals.by_region.get(r.region, 0) + 1
             totals.others_live += others
+        if r.state == State.STOPPED:
+            totals.stopped_resources += 1
+            totals.by_region[r.region] = totals.by_region.get(r.region, 0) + 1
         if r.state != State.DELETED:
             current_owners.add(r.owner_id)
         # What an open billing period has accrued is not in the settled sums yet.

@@ -169,6 +169,19 @@ def test_spend_past_the_budget_says_launches_are_refused(
     assert "(247%)" in alerts["budget"].items[0]
 
 
+def test_a_stopped_notebook_is_still_in_the_cloud(
+    instructor_client, cohort, learner, lab_settings
+):
+    # After "Stop all notebooks" they keep their storage until deleted: still counted.
+    make_resource(learner, lab_settings, cloud_name="nb-stopped", state="stopped")
+    make_resource(learner, lab_settings, kind="bucket", lab="storage", cloud_name="b-ready")
+
+    page = _page(instructor_client, cohort).content.decode()
+
+    assert "<dt>In the cloud now</dt><dd>2<" in page and "0 billing, 1 stopped" in page
+    assert "In the cloud by region: us-east-1 2" in page
+
+
 def test_turning_gpus_off_is_said_as_off(instructor_client, cohort, lab_settings):
     lab_settings.gpu_allowed = True
     lab_settings.save()
