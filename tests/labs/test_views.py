@@ -157,6 +157,11 @@ def test_resources_in_other_regions_are_pointed_out(learner_client, learner, coh
     page = learner_client.get("/labs/storage/").content.decode()
     # Each lab page counts its own: switching region there shows what it counted.
     assert "1 resource in eu-west-1" in page and "switch region to see it" in page
+    # Clean-up asks before it deletes what this page does not show.
+    assert (
+        'hx-confirm="Delete everything this lab created, in every region: also 1 in '
+        'eu-west-1, which this page does not show?"'
+    ) in page
     training = learner_client.get("/labs/training/").content.decode()
     assert "in eu-west-1</strong>" not in training
 
