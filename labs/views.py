@@ -390,6 +390,12 @@ def resource_status(request, pk):
         "announce": True,
         "link_ready": asked_to_open and not waiting,
     }
+    if resource.is_resting and not waiting:
+        # Its last answer: the note above the form ("you have one here...") may no longer
+        # hold (a job that finished, a launch that failed), so it comes along, out of band.
+        context["launch_note_now"] = _region_cards(
+            request.user, resource.cohort, resource.lab, resource.region
+        )["launch_refused"]
     response = render(request, "labs/partials/resource.html", context)
     response["ETag"] = etag
     response["Cache-Control"] = "no-cache"

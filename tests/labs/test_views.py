@@ -879,3 +879,19 @@ def test_only_the_data_set_files_can_be_downloaded(learner_client, name):
 def test_the_data_set_is_for_logged_in_users_only(client):
     answer = client.get("/labs/data/train.csv")
     assert answer.status_code == 302 and answer["Location"].startswith("/login/")
+
+
+def test_a_cards_last_answer_updates_the_note_above_the_form(
+    learner_client, learner, cohort, lab_settings
+):
+    # The note said "wait until it has finished" while the job ran; now it has.
+    job = _resource(
+        learner, cohort, lab_settings, lab="training", kind="training_job",
+        cloud_name="job-done", state="completed", cloud_status="Completed",
+    )  # fmt: skip
+
+    answer = learner_client.get(f"/labs/resources/{job.pk}/status/", HTTP_HX_REQUEST="true")
+
+    assert answer.status_code == 286
+    note = re.search(r'<p id="launch-note"[^>]*>', answer.content.decode())
+    assert note and 'hx-swap-oob="true"' in note[0] and "hidden" in note[0]

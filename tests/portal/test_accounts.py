@@ -182,3 +182,14 @@ def test_a_weak_new_password_is_refused_with_the_reason(learner_client, learner,
 def test_every_page_links_to_the_password_change(learner_client):
     page = learner_client.get("/course/").content.decode()
     assert 'href="/password/"' in page and 'href="/course/" aria-current="page"' in page
+
+
+def test_the_logged_out_note_is_for_returning_visitors_not_a_first_visit(client, learner):
+    first = client.get("/login/?next=/course/").content.decode()
+    assert "You are logged out" not in first  # A first visit: nothing to be sorry about.
+
+    client.force_login(learner)
+    client.post("/logout/")
+    client.cookies["sessionid"] = "an-ended-session"
+    again = client.get("/login/?next=/course/").content.decode()
+    assert "You are logged out" in again
