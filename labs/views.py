@@ -56,6 +56,7 @@ def _lab_page_context(request, lab):
     cohort, lab_settings, region = _learner_context(request)
     lesson = Lesson.objects.filter(kind=Lesson.Kind.LAB, lab=lab, is_published=True).first()
     cards = _lab_resources(request.user, cohort, lab, region, lab_settings.allowed_regions)
+    check = selectors.lab_check_latest(user=request.user, cohort=cohort, lab=lab)
     context = {
         "lab": lab,
         "cohort": cohort,
@@ -66,8 +67,9 @@ def _lab_page_context(request, lab):
             (code, regions.region_name(code)) for code in lab_settings.allowed_regions
         ],
         **cards,
-        "check": selectors.lab_check_latest(user=request.user, cohort=cohort, lab=lab),
-        "instance_choices": _instance_choices(lab_settings, lab),
+        "check": check,
+        "check_stale": _check_stale(check, cards["resources"], region),
+        "instance_choices": _instance_choices(lab_settings, lab, region),
         "training_form": TrainingForm(
             initial={"instance_type": lab_settings.training_instance_type}
         ),
@@ -85,6 +87,17 @@ def _lab_page_context(request, lab):
         previous, following = course.lesson_neighbours(user=request.user, lesson=lesson)
         context.update(ticked=ticked, completed=completed, previous=previous, following=following)
     return context
+
+
+def _check_stale(check, resources, region) -> str:
+    """Why the last check's answer may no longer hold: the box keeps it beside live cards."""
+    if check is None or check.checked_at is None:
+        return ""
+    if check.purpose == LabCheck.Purpose.PROGRESS and check.region != region:
+        return f"That answer is for {check.region}; you now work in {region}."
+    if any(resource.updated_at > check.checked_at for resource in resources):
+        return "Your resources have changed since: check again for an answer as of now."
+    return ""
 
 
 def _region_cards(user, cohort, lab, region) -> dict:
@@ -151,13 +164,13 @@ _BILLED_KIND = {
 _LAUNCHED_KIND = {Lab.STORAGE: CloudResource.Kind.BUCKET, **_BILLED_KIND}
 
 
-def _instance_choices(lab_settings, lab):
+def _instance_choices(lab_settings, lab, region):
     if lab not in _BILLED_KIND:
         return []
     choices = []
     for name in offered_instance_types(lab_settings, _BILLED_KIND[lab]):
         gpu = pricing.is_gpu(name)
-        price = pricing.hourly_price(name, "us-east-1")
+        price = pricing.hourly_price(name, region)  # What a launch here would be billed.
         choices.append({"name": name, "gpu": gpu, "hourly": price})
     return choices
 

@@ -895,3 +895,45 @@ def test_a_cards_last_answer_updates_the_note_above_the_form(
     assert answer.status_code == 286
     note = re.search(r'<p id="launch-note"[^>]*>', answer.content.decode())
     assert note and 'hx-swap-oob="true"' in note[0] and "hidden" in note[0]
+
+
+def test_the_instance_menu_prices_the_region_the_learner_works_in(
+    learner_client, learner, lab_settings
+):
+    from labs.cloud import pricing
+
+    learner_client.post("/labs/region/", {"region": "eu-central-1", "lab": "training"})
+    page = learner_client.get("/labs/training/").content.decode()
+
+    assert "Estimated on-demand prices in eu-central-1" in page
+    here = pricing.format_usd(pricing.hourly_price("ml.m5.large", "eu-central-1"))
+    virginia = pricing.format_usd(pricing.hourly_price("ml.m5.large", "us-east-1"))
+    assert here != virginia
+    option = re.search(r'<option value="ml.m5.large"[^>]*>[^<]*</option>', page)[0]
+    assert here in option and virginia not in option
+
+
+def test_an_old_check_answer_says_it_may_no_longer_hold(
+    learner_client, learner, cohort, lab_settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from labs.models import LabCheck
+
+    checked = timezone.now() - timedelta(minutes=5)
+    LabCheck.objects.create(
+        user=learner, cohort=cohort, lab="storage", region="us-east-1", state="not_yet",
+        message="You have no bucket in us-east-1 yet.", checked_at=checked,
+    )  # fmt: skip
+    page = learner_client.get("/labs/storage/").content.decode()
+    assert "check-stale" not in page  # Nothing changed since: the answer holds.
+
+    _resource(learner, cohort, lab_settings, state="ready", cloud_status="Available")
+    page = learner_client.get("/labs/storage/").content.decode()
+    assert "Your resources have changed since: check again" in page
+
+    learner_client.post("/labs/region/", {"region": "eu-west-1", "lab": "storage"})
+    page = learner_client.get("/labs/storage/").content.decode()
+    assert "That answer is for us-east-1; you now work in eu-west-1." in page
