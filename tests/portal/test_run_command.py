@@ -95,9 +95,15 @@ class Portal:
             pytest.fail(f"Ctrl-C did not stop the portal within {timeout}s:\n{self.tail()}")
 
     def kill(self) -> None:
+        """After a failed test: Ctrl-C first, since the portal's children run in sessions
+        of their own and would outlive a SIGKILL to it."""
         if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
+            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=30)
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
