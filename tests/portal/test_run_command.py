@@ -81,7 +81,7 @@ class Portal:
                 try:
                     if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
                         return time.monotonic() - began
-                except requests.ConnectionError:
+                except requests.RequestException:  # Not up yet, or still starting.
                     pass
             time.sleep(0.3)
         pytest.fail(f"the portal did not answer within {timeout}s:\n{self.tail()}")
