@@ -31,6 +31,7 @@ from labs.services.resources import (
     notebook_request_open_url,
     resource_request_action,
 )
+from portal.views import refused_page
 
 HTMX_STOP_POLLING = 286
 # How far back a lab page lists what was deleted, and why.
@@ -222,13 +223,14 @@ def _refused(request, lab, message, status=400, heading="That didn't start"):
 
 
 def _refused_page(request, lab, message, heading, status=400):
-    context = {
-        "message": message,
-        "heading": heading,
-        "back_url": reverse("lab-page", args=[lab]),
-        "back_label": "Back to the lab",
-    }
-    return render(request, "refused.html", context, status=status)
+    return refused_page(
+        request,
+        heading=heading,
+        message=message,
+        back_url=reverse("lab-page", args=[lab]),
+        back_label="Back to the lab",
+        status=status,
+    )
 
 
 def _launched(request, lab, cohort, resource):
@@ -407,7 +409,7 @@ def resource_status(request, pk):
         # Its last answer: the note above the form ("you have one here...") may no longer
         # hold (a job that finished, a launch that failed), so it comes along, out of band.
         context["launch_note_now"] = _region_cards(
-            request.user, resource.cohort, resource.lab, resource.region
+            request.user, resource.cohort_id, resource.lab, resource.region
         )["launch_refused"]
     response = render(request, "labs/partials/resource.html", context)
     response["ETag"] = etag

@@ -31,6 +31,18 @@ def csrf_failure(request, reason=""):
     return render(request, "403_csrf.html", {"message": STALE_PAGE}, status=403)
 
 
+def refused_page(request, *, heading, message, back_url, back_label, status=400):
+    """A refusal as a page of its own (a form sent without JavaScript): the reason, and
+    the way back."""
+    context = {
+        "heading": heading,
+        "message": message,
+        "back_url": back_url,
+        "back_label": back_label,
+    }
+    return render(request, "refused.html", context, status=status)
+
+
 class _RefusedFormIs400:
     """A form sent back with its errors answers 400: bad input is a client error (the
     page still shows the form and says what to fix)."""

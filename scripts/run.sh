@@ -6,7 +6,8 @@ set -eu
 VENV="${VENV:-.venv}"
 
 # A secret key of this checkout's own, made once and kept with the embedded data, so
-# that sessions survive a restart and no two installs share a key.
+# that sessions survive a restart and no two installs share a key (portal/settings.py
+# reads it from there, as does any management command run beside the portal).
 if [ -z "${SECRET_KEY:-}" ] && [ -z "${SECRET_KEY_FILE:-}" ]; then
     dir="${EMBEDDED_DIR:-.embedded}"
     key_file="$dir/secret-key"
@@ -16,9 +17,6 @@ if [ -z "${SECRET_KEY:-}" ] && [ -z "${SECRET_KEY_FILE:-}" ]; then
             "import secrets; print(secrets.token_urlsafe(50))" > "$key_file.new")
         mv "$key_file.new" "$key_file"
     fi
-    # Absolute, so that a process started in another folder reads the same file.
-    SECRET_KEY_FILE="$(cd "$dir" && pwd)/secret-key"
-    export SECRET_KEY_FILE
 fi
 export DEBUG="${DEBUG:-false}"
 exec "$VENV/bin/python" manage.py runportal "$@"

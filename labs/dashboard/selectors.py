@@ -345,6 +345,10 @@ class Totals:
     others_spend_usd: Decimal = Decimal("0")
 
     @property
+    def in_cloud(self) -> int:
+        return self.live_resources + self.stopped_resources
+
+    @property
     def progress_percent(self) -> int:
         cells = self.learners * self.lessons
         return round(100 * self.done_cells / cells) if cells else 0

@@ -24,6 +24,7 @@ from labs.dashboard.models import CohortOperation
 from labs.dashboard.render import learner_rows_html
 from labs.models import Lab
 from labs.services.policy import lab_settings_for
+from portal.views import refused_page
 
 HTMX_STOP_POLLING = 286
 LIVE_POLL_SECONDS = 5
@@ -270,13 +271,13 @@ def _refused(request, cohort, message: str):
             request, "dashboard/partials/action_result.html", {"error": message}, status=422
         )
         return response
-    context = {
-        "message": message,
-        "heading": "Not done",
-        "back_url": _dashboard_url(cohort),
-        "back_label": "Back to the dashboard",
-    }
-    return render(request, "refused.html", context, status=400)
+    return refused_page(
+        request,
+        heading="Not done",
+        message=message,
+        back_url=_dashboard_url(cohort),
+        back_label="Back to the dashboard",
+    )
 
 
 @require_POST

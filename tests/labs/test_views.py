@@ -41,6 +41,12 @@ def _notebook(owner, cohort, lab_settings, **extra):
     return _resource(owner, cohort, lab_settings, lab="notebook", kind="notebook", **values)
 
 
+def _training_job(owner, cohort, lab_settings, **extra):
+    """A training job row of Lab 3, completed unless ``extra`` says otherwise."""
+    values = {"state": "completed", **extra}
+    return _resource(owner, cohort, lab_settings, lab="training", kind="training_job", **values)
+
+
 def test_a_lab_page_is_done_by_its_check_not_by_a_button(learner_client, lab_settings, course):
     page = learner_client.get("/labs/storage/").content.decode()
     assert "Mark complete" not in page
@@ -325,8 +331,7 @@ def test_a_lab_page_with_several_cards_has_one_live_region_for_announcements(
     learner_client, learner, cohort, lab_settings
 ):
     for n, state in enumerate(["completed", "failed", "requested"]):
-        _resource(learner, cohort, lab_settings, cloud_name=f"job-{n}", state=state,
-                  lab="training", kind="training_job")  # fmt: skip
+        _training_job(learner, cohort, lab_settings, cloud_name=f"job-{n}", state=state)
     page = learner_client.get("/labs/training/").content.decode()
     assert page.count('class="resource state-') == 3
     assert page.count('id="announcer"') == 1
@@ -335,8 +340,7 @@ def test_a_lab_page_with_several_cards_has_one_live_region_for_announcements(
 def test_a_one_round_job_states_its_metric_and_its_log_reads_plainly(
     learner_client, learner, cohort, lab_settings
 ):
-    _resource(learner, cohort, lab_settings, lab="training", kind="training_job",
-              cloud_name="job-one-round", state="completed",
+    _training_job(learner, cohort, lab_settings, cloud_name="job-one-round",
               metrics={"validation:auc": [[0, 0.8123]]},
               log_tail=["[0]#011train-auc:0.80#011validation-auc:0.8123"])  # fmt: skip
     page = learner_client.get("/labs/training/").content.decode()
@@ -615,9 +619,9 @@ def test_a_poll_token_seen_before_still_expires(monkeypatch):
 
 
 def _trained(learner, cohort, lab_settings, bucket, name):
-    return _resource(
-        learner, cohort, lab_settings, lab="training", kind="training_job", cloud_name=name,
-        state="completed", parent=bucket, params={"bucket": bucket.cloud_name},
+    return _training_job(
+        learner, cohort, lab_settings, cloud_name=name,
+        parent=bucket, params={"bucket": bucket.cloud_name},
         details={"model_artifact": f"s3://{bucket.cloud_name}/output/{name}/model.tar.gz"},
     )  # fmt: skip
 
@@ -742,10 +746,7 @@ def test_a_finished_job_left_in_a_removed_region_can_still_be_deleted(
     learner_client, learner, cohort, lab_settings
 ):
     # The instructor's region alert counts it until it is gone: the learner must reach it.
-    job = _resource(
-        learner, cohort, lab_settings, region="eu-west-1", state="completed",
-        cloud_name="job-left", lab="training", kind="training_job",
-    )  # fmt: skip
+    job = _training_job(learner, cohort, lab_settings, region="eu-west-1", cloud_name="job-left")
     lab_settings.allowed_regions = ["us-east-1"]
     lab_settings.save()
 
@@ -885,10 +886,9 @@ def test_a_cards_last_answer_updates_the_note_above_the_form(
     learner_client, learner, cohort, lab_settings
 ):
     # The note said "wait until it has finished" while the job ran; now it has.
-    job = _resource(
-        learner, cohort, lab_settings, lab="training", kind="training_job",
-        cloud_name="job-done", state="completed", cloud_status="Completed",
-    )  # fmt: skip
+    job = _training_job(
+        learner, cohort, lab_settings, cloud_name="job-done", cloud_status="Completed"
+    )
 
     answer = learner_client.get(f"/labs/resources/{job.pk}/status/", HTTP_HX_REQUEST="true")
 
