@@ -44,6 +44,17 @@ def _random_mask(length: int) -> str:
     return mask[:length]
 
 
+def well_formed_secret(value: str) -> bool:
+    """Whether a CSRF cookie holds a secret as Django makes them (length and alphabet)."""
+    return len(value) == CSRF_SECRET_LENGTH and all(char in _PLACE for char in value)
+
+
+def mask_secret(secret: str) -> str:
+    """A form token for ``secret`` (a well-formed one) under a fresh random mask."""
+    mask = _random_mask(CSRF_SECRET_LENGTH)
+    return mask + "".join(map(_SHIFTED.__getitem__, map(operator.add, secret, mask)))
+
+
 def masked_csrf_token(request: HttpRequest) -> str:
     """The token for this request's forms; Django's own path when the secret is new."""
     # CsrfViewMiddleware puts the browser's secret here only once it has checked its
@@ -51,5 +62,4 @@ def masked_csrf_token(request: HttpRequest) -> str:
     secret = request.META.get("CSRF_COOKIE")
     if not secret:
         return get_token(request)  # Makes the secret and sends its cookie.
-    mask = _random_mask(CSRF_SECRET_LENGTH)
-    return mask + "".join(map(_SHIFTED.__getitem__, map(operator.add, secret, mask)))
+    return mask_secret(secret)

@@ -17,9 +17,9 @@ copy is emptied and reads go to Redis until it is back. A local entry also lives
 longer than the key's own TTL nor MAX_AGE_SECONDS.
 
 Only ``get`` reads through the local copy; every write also drops the local entry.
-Immutable values (strings, bytes, numbers, tuples of them) are kept decoded and shared
-between reads; anything else is kept as Redis's bytes and decoded per read, so no two
-requests share a mutable object.
+Immutable values (strings, bytes, numbers, tuples of them, nested or not) are kept
+decoded and shared between reads; anything else is kept as Redis's bytes and decoded per
+read, so no two requests share a mutable object.
 """
 
 from __future__ import annotations
@@ -42,23 +42,25 @@ logger = logging.getLogger(__name__)
 _this_thread = threading.local()
 
 
-def _note_request_started(**kwargs) -> None:
+def note_request_started(**kwargs) -> None:
+    """A request begins on this thread (also called by portal/page_shortcut.py, which
+    answers some requests before Django's own signal is sent)."""
     _this_thread.request_started_at = time.monotonic()
 
 
-def _note_request_finished(**kwargs) -> None:
+def note_request_finished(**kwargs) -> None:
     _this_thread.request_started_at = None
 
 
-request_started.connect(_note_request_started)
-request_finished.connect(_note_request_finished)
+request_started.connect(note_request_started)
+request_finished.connect(note_request_finished)
 
 _SHAREABLE = (str, bytes, int, float, bool, type(None))
 
 
 def _shareable(value) -> bool:
     kind = type(value)
-    return kind in _SHAREABLE or (kind is tuple and all(type(v) in _SHAREABLE for v in value))
+    return kind in _SHAREABLE or (kind is tuple and all(map(_shareable, value)))
 
 
 class _Shared:
@@ -68,6 +70,11 @@ class _Shared:
 
     def __init__(self, value):
         self.value = value
+
+
+# A key Redis does not hold is remembered too: broadcast tracking reports its creation
+# like any other write, and a page view asks for some keys that rarely exist.
+_ABSENT = object()
 
 
 class PickleFirstSerializer(RedisSerializer):
@@ -83,6 +90,19 @@ class PickleFirstSerializer(RedisSerializer):
                 pass
         return pickle.loads(data)
 
+
+# A copy made before a fork is no use to the child (gunicorn forks its workers): the child
+# starts over. Forks are counted here, so that a read compares two integers rather than
+# asking os.getpid(), a system call, every time.
+_forks = 0
+
+
+def _count_fork() -> None:
+    global _forks
+    _forks += 1
+
+
+os.register_at_fork(after_in_child=_count_fork)
 
 RECONNECT_PAUSE_SECONDS = 1.0
 PING_EVERY_SECONDS = 1.0
@@ -101,7 +121,7 @@ class NearStore:
         self._reset_state()
 
     def _reset_state(self) -> None:
-        self._pid = os.getpid()
+        self._forks_seen = _forks
         self._entries: OrderedDict[str, tuple[object, float]] = OrderedDict()
         # Every invalidation bumps the epoch; a read that began before an invalidation
         # of its key must not store what it read (it may be the old value).
@@ -145,7 +165,7 @@ class NearStore:
 
     def _ready(self) -> bool:
         """Drain pending invalidations; False when there is no listener to trust."""
-        if self._pid != os.getpid():
+        if self._forks_seen != _forks:
             self._reset_state()
         request_started_at = getattr(_this_thread, "request_started_at", None)
         if (
@@ -273,11 +293,15 @@ class NearRedisCache(RedisCache):
         loads = self._cache._serializer.loads
         kept, epoch = self._near.lookup(key)
         if kept is not None:
+            if kept is _ABSENT:
+                return default
             return kept.value if type(kept) is _Shared else loads(kept)
         client = self._cache.get_client(key)
         with client.pipeline(transaction=False) as pipe:
             raw, ttl_ms = pipe.get(key).pttl(key).execute()
         if raw is None:
+            if epoch is not None:
+                self._near.keep(key, _ABSENT, 0, -1, epoch)
             return default
         value = loads(raw)
         if epoch is not None:

@@ -9,10 +9,14 @@ so the old pages are never read again and expire on their own.
 
 The CSRF token is not kept: the page is rendered with a placeholder, and each answer
 gets the requester's own token.
+
+An answer from the cache carries a ``KeptPage`` note, from which portal/page_shortcut.py
+answers the same session's next request for the page before the middleware runs.
 """
 
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.contrib.messages import get_messages
 from django.core.cache import cache
@@ -55,6 +59,40 @@ def forget_shared_pages(name: str) -> None:
     _forget(name)
 
 
+def page_generations(user_id: int, shared: tuple[str, ...]) -> str:
+    """The generations a user's page depends on, as one string."""
+    return ".".join(_generation(name) for name in (f"user:{user_id}", *shared))
+
+
+def kept_parts(user_id: int, generations: str, path: str) -> tuple[bytes, ...] | None:
+    """The kept page as the bytes between its CSRF token placeholders, if it is kept."""
+    return cache.get(_page_key(user_id, generations, path))
+
+
+def _page_key(user_id: int, generations: str, path: str) -> str:
+    return f"pages:{user_id}:{generations}:{path}"
+
+
+@dataclass(frozen=True)
+class KeptPage:
+    """Which kept page an answer was, for which user and session: what the shortcut
+    needs to answer it again."""
+
+    user_id: int
+    shared: tuple[str, ...]
+    path: str
+    generations: str
+    session: tuple  # The session's items, sorted.
+
+
+def _plain_items(session) -> tuple | None:
+    """The session's items, sorted, when they are all plain values (what a login, a
+    region or a message puts there); None otherwise."""
+    items = tuple(sorted(session.items()))
+    plain = (str, int, float, bool, type(None))
+    return items if all(type(value) in plain for _, value in items) else None
+
+
 def _cacheable(request: HttpRequest) -> bool:
     return (
         request.method == "GET"
@@ -77,15 +115,18 @@ def personal_page(
     """
     if not _cacheable(request):
         return render({})
-    names = [f"user:{request.user.pk}", *shared]
-    generations = ".".join(_generation(name) for name in names)
-    key = f"pages:{request.user.pk}:{generations}:{request.path}"
+    user_id = request.user.pk
+    generations = page_generations(user_id, shared)
     # Kept as the bytes between the placeholders, ready to be joined by a fresh token.
-    parts = cache.get(key)
+    parts = kept_parts(user_id, generations, request.path)
     if parts is None:
         response = render({"csrf_token": CSRF_PLACEHOLDER})
         if response.status_code != 200 or response.streaming:
             return response
         parts = tuple(response.content.split(CSRF_PLACEHOLDER.encode()))
-        cache.set(key, parts, PAGE_CACHE_SECONDS)
-    return HttpResponse(masked_csrf_token(request).encode().join(parts))
+        cache.set(_page_key(user_id, generations, request.path), parts, PAGE_CACHE_SECONDS)
+    response = HttpResponse(masked_csrf_token(request).encode().join(parts))
+    session = _plain_items(request.session)
+    if session is not None:
+        response.kept_page = KeptPage(user_id, shared, request.path, generations, session)
+    return response

@@ -159,6 +159,10 @@ else:
         }
     }
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Messages wait in the session, not in a cookie of their own: a waiting message changes
+# the session, which sends the next page through Django to show it
+# (portal/page_shortcut.py), and no request pays for reading a signed cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -124,3 +124,37 @@ def test_a_change_answered_before_a_request_began_is_seen_in_that_request(two_pr
         assert first.get("page") == "v2"
     finally:
         request_finished.send(sender=None)
+
+
+def test_a_forked_child_starts_with_an_empty_copy_of_its_own(two_processes):
+    """gunicorn forks its workers: a child must neither serve its parent's copy nor
+    share its parent's listener connection."""
+    first, second = two_processes
+    second.set("page", "v1")
+    assert first.get("page") == "v1"
+    parent_listener = first._near._listener
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # The child reports what it sees through the pipe, then leaves.
+        try:
+            report = (
+                f"{_served_from_memory(first, 'page')} "
+                f"{first._near._listener is parent_listener} {first.get('page')}"
+            )
+        except BaseException as error:  # noqa: BLE001 (reported to the parent)
+            report = repr(error)
+        os.write(writer, report.encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    with os.fdopen(reader) as pipe:
+        assert pipe.read() == "False False v1"
+    assert _served_from_memory(first, "page")  # The parent's copy is still its own.
+
+
+def test_a_key_made_elsewhere_after_a_read_found_nothing_is_seen(two_processes):
+    first, second = two_processes
+    assert first.get("pass") is None
+    assert first.get("pass", "none") == "none"  # Remembered as absent, default still given.
+    second.set("pass", "v1")
+    assert first.get("pass") == "v1"
