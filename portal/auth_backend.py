@@ -9,6 +9,7 @@ next request.
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 
+from portal.cache_forget import forget_now_and_after_commit
 from portal.selectors import user_is_instructor
 
 USER_CACHE_SECONDS = 3600
@@ -19,7 +20,7 @@ def user_cache_key(user_id) -> str:
 
 
 def forget_cached_user(user_id) -> None:
-    cache.delete(user_cache_key(user_id))
+    forget_now_and_after_commit(user_cache_key(user_id))
 
 
 class CachedUserBackend(ModelBackend):

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 from django.contrib.messages import get_messages
 from django.core.cache import cache
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
+from portal.cache_forget import forget_now_and_after_commit
 from portal.csrf_tokens import masked_csrf_token
 
 PAGE_CACHE_SECONDS = 300
@@ -43,12 +43,7 @@ def _generation(name: str) -> str:
 
 
 def _forget(name: str) -> None:
-    key = _generation_key(name)
-    cache.delete(key)
-    if transaction.get_connection().in_atomic_block:
-        # Again after the commit: a page rendered from the old rows in the meantime
-        # would otherwise be kept under the new generation.
-        transaction.on_commit(lambda: cache.delete(key))
+    forget_now_and_after_commit(_generation_key(name))
 
 
 def forget_user_pages(user_id: int) -> None:
@@ -59,9 +54,14 @@ def forget_shared_pages(name: str) -> None:
     _forget(name)
 
 
+def user_generation(user_id: int) -> str:
+    """The generation of what a user's pages show of them (account, role, ticks)."""
+    return _generation(f"user:{user_id}")
+
+
 def page_generations(user_id: int, shared: tuple[str, ...]) -> str:
-    """The generations a user's page depends on, as one string."""
-    return ".".join(_generation(name) for name in (f"user:{user_id}", *shared))
+    """The generations a user's page depends on, as one string: the user's first."""
+    return ".".join([user_generation(user_id), *map(_generation, shared)])
 
 
 def kept_parts(user_id: int, generations: str, path: str) -> tuple[bytes, ...] | None:

@@ -156,6 +156,9 @@ else:
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(EMBEDDED_DIR / "cache"),
             "KEY_PREFIX": _cache_prefix,
+            # Each learner keeps a page and a pass per course page they read (300, the
+            # default, culls a third of everything at random once reached).
+            "OPTIONS": {"MAX_ENTRIES": 3000},
         }
     }
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"

@@ -1,8 +1,12 @@
+import threading
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db import connection, transaction
 from django.test import Client
 
+from portal.auth_backend import CachedUserBackend
 from portal.models import Cohort, Enrolment
 from portal.services import DEMO_PASSWORD, demo_setup, demo_users_lock
 
@@ -193,3 +197,22 @@ def test_the_logged_out_note_is_for_returning_visitors_not_a_first_visit(client,
     client.cookies["sessionid"] = "an-ended-session"
     again = client.get("/login/?next=/course/").content.decode()
     assert "You are logged out" in again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deactivation_is_not_undone_by_a_request_during_its_transaction(learner):
+    """A request that reads the user while the change is not yet committed caches the
+    old row; the change must still count once it commits (the admin saves in one)."""
+    backend = CachedUserBackend()
+
+    def request_meanwhile():
+        backend.get_user(learner.pk)  # Its own connection: the committed, active row.
+        connection.close()
+
+    with transaction.atomic():
+        learner.is_active = False
+        learner.save()
+        meanwhile = threading.Thread(target=request_meanwhile)
+        meanwhile.start()
+        meanwhile.join()
+    assert backend.get_user(learner.pk) is None
