@@ -11,8 +11,9 @@ with --clients concurrent logged-in clients (one session each):
 - /healthz: a bare Django view that renders nothing (the baseline),
 - the lesson page /course/<--lesson>/ and the table of contents /course/,
 - the logged-in floor: a view behind the same login check that answers as many constant
-  bytes as the lesson page, with no template and no cache (bench/reference_urls.py); the
-  least a logged-in page of that size costs on this stack,
+  bytes as the lesson page, with no template and no cache (bench/reference_urls.py): what
+  a logged-in page of that size costs on its way through Django's middleware, session
+  and user, which a kept course page skips (portal/page_shortcut.py),
 
 --seconds of measurement per page, split into --rounds interleaved rounds (A B C, C B A,
 ...; the first after --warmup uncounted seconds), so that the machine's background load
@@ -168,7 +169,7 @@ def main() -> int:
                 raise RuntimeError(f"{name} {path} answered {check.status}, not 200")
             if name == "lesson":
                 lesson_bytes = len(check.body)
-        # What a logged-in page costs before it shows anything: the floor of the ratio.
+        # What a logged-in page costs through Django (a kept course page skips that way).
         paths[LOGGED_IN_FLOOR] = f"/bench/logged-in/{lesson_bytes}/"
         print(
             f"setup took {time.monotonic() - began:.1f}s; gunicorn --workers {args.workers} "

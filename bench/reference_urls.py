@@ -11,8 +11,8 @@ from portal.urls import urlpatterns as portal_urlpatterns
 @require_GET
 @login_required
 def logged_in_constant(request, size):
-    """What any logged-in page of ``size`` bytes costs at least: the session, the user
-    and the answer, with no template and no cache lookup."""
+    """What a logged-in page of ``size`` bytes costs through Django: the middleware, the
+    session, the user and the answer, with no template and no cache lookup."""
     return HttpResponse(b"x" * size, content_type="text/html; charset=utf-8")
 
 
