@@ -88,7 +88,6 @@ class PageShortcut:
             and not settings.DISALLOWED_USER_AGENTS
             and not settings.PREPEND_WWW
         )
-        self._session_cache = caches[settings.SESSION_CACHE_ALIAS]
         self._pass_mac_key = salted_hmac(
             "portal.page_shortcut", _answer_settings_fingerprint(), algorithm="sha256"
         ).digest()
@@ -141,7 +140,8 @@ class PageShortcut:
     def _answer(self, pass_key: str, session_key: str, csrf_secret: str):
         """The answer from the pass, or None and what a new pass would be checked
         against: the session's items and the user's generation as they are now."""
-        session = self._session_cache.get(self._session_prefix + session_key)
+        # (Django keeps a cache object per thread: looked up on this one.)
+        session = caches[settings.SESSION_CACHE_ALIAS].get(self._session_prefix + session_key)
         if session is None:
             return None, None
         session_items = tuple(sorted(session.items()))
