@@ -11,6 +11,8 @@ from pathlib import Path
 # training, starting JupyterLab) always takes the time it takes, on top of these.
 DEFAULT_DELAYS = {
     "training_starting": 3.0,
+    # The whole Training phase's round lines, spread evenly (training itself is quicker).
+    "training_rounds": 12.0,
     "training_uploading": 1.0,
     "training_stopping": 1.0,
     "transform_starting": 3.0,

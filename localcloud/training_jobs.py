@@ -1,5 +1,9 @@
 """A training job's lifecycle: Starting → Downloading → Training → Uploading → Completed.
 
+Its computing (download, training) holds one of localcloud's compute slots; its log's
+round lines are then written spread over a few seconds, outside the slot, so that the
+portal's progress bar has something to show (config.DEFAULT_DELAYS["training_rounds"]).
+
 Runs in its own thread. Statuses, secondary statuses and their transitions are written to
 moto's record as AWS names them; failures carry a FailureReason a learner can act on.
 """
@@ -23,6 +27,8 @@ from localcloud.joblog import JobLog
 logger = logging.getLogger("localcloud.training")
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+# Round lines are written in at most this many steps (a job may have thousands of rounds).
+_MOST_ROUND_STEPS = 60
 
 _MESSAGES = {
     "Starting": "Launching requested ML instances",
@@ -64,6 +70,7 @@ class TrainingJob:
         self.deadline = self.created + runtime
         self.log = JobLog(account, region, LOG_GROUP, f"{name}/algo-1-{int(time.time())}")
         self.final_metrics: dict[str, float] = {}
+        self.training_start: datetime | None = None
         self._lock = threading.Lock()
 
     # --- status bookkeeping ---
@@ -155,10 +162,15 @@ class TrainingJob:
         instance_type = resources.get("InstanceType", "ml.m5.large")
         self._sleep(self.settings.delay("training_starting"))
         with self.capacity.slot(while_waiting=self._checkpoint):
-            self._compute(hyper, instance_type)
+            booster, rounds, seconds = self._compute(hyper, instance_type)
+        # Out of the slot, so that other jobs compute meanwhile.
+        self._show_rounds(rounds, seconds)
+        self._upload(booster)
 
-    def _compute(self, hyper: dict[str, str], instance_type: str) -> None:
-        start = datetime.now(UTC)
+    def _compute(self, hyper: dict[str, str], instance_type: str):
+        """Download, read and train; the booster, each round's metrics and the seconds
+        training took."""
+        self.training_start = start = datetime.now(UTC)
         self._secondary("Downloading", TrainingStartTime=start)
         self.log.info("Imported framework sagemaker_xgboost_container.training (localcloud)")
         config = algo.parse_hyperparameters(hyper)
@@ -190,26 +202,44 @@ class TrainingJob:
             self.log.info(f"Validation matrix has {dvalidation.num_row()} rows")
         self._checkpoint()
 
+        rounds: list[tuple[int, dict[str, float]]] = []
+
         def on_round(epoch: int, metrics: dict[str, float]) -> None:
-            self.final_metrics = metrics
-            line = "".join(f"#011{name}:{value:.5f}" for name, value in metrics.items())
-            self.log.write(f"[{epoch}]{line}", flush=False)
+            rounds.append((epoch, metrics))
             self._checkpoint()
 
         began = time.perf_counter()
         booster = algo.train(config, dtrain, dvalidation, device, on_round)
-        self.log.info(
-            f"Trained {booster.num_boosted_rounds()} rounds in {time.perf_counter() - began:.2f}s"
-        )
+        return booster, rounds, time.perf_counter() - began
+
+    def _show_rounds(self, rounds: list[tuple[int, dict[str, float]]], seconds: float) -> None:
+        """Each round's line in the log, spread over the training_rounds delay: on a
+        laptop, training takes well under a second, and a learner would never see the
+        progress bar or the metric's chart grow. A stop request ends it as it would a
+        real job's training."""
+        steps = min(len(rounds), _MOST_ROUND_STEPS)
+        for step in range(steps):
+            self._sleep(self.settings.delay("training_rounds") / steps)
+            first, last = step * len(rounds) // steps, (step + 1) * len(rounds) // steps
+            for epoch, metrics in rounds[first:last]:
+                self.final_metrics = metrics
+                line = "".join(f"#011{name}:{value:.5f}" for name, value in metrics.items())
+                self.log.write(f"[{epoch}]{line}", flush=False)
+            self.log.flush()
+        self.log.info(f"Trained {len(rounds)} rounds in {seconds:.2f}s")
         self._checkpoint()
 
+    def _upload(self, booster) -> None:
+        output = (self.spec.get("OutputDataConfig") or {}).get("S3OutputPath", "")
         self._secondary("Uploading")
         artifact = storage.join_url(output, self.name, "output", "model.tar.gz")
         began = time.perf_counter()
         storage.write(self.account, artifact, algo.model_archive(booster), "application/x-tar")
         self.log.info(f"Uploaded {artifact} in {time.perf_counter() - began:.2f}s")
         self._sleep(self.settings.delay("training_uploading"))
-        self._finish("Completed", start, ModelArtifacts={"S3ModelArtifacts": artifact})
+        self._finish(
+            "Completed", self.training_start, ModelArtifacts={"S3ModelArtifacts": artifact}
+        )
 
     def _download(self) -> dict[str, tuple[str, list[tuple[str, bytes]]]]:
         channels: dict[str, tuple[str, list[tuple[str, bytes]]]] = {}

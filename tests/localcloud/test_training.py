@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import xgboost as xgb
 
+from tests.fixtures.localcloud import start_localcloud
 from tests.localcloud.support import (
     FAST_WAIT,
     XGBOOST_IMAGES,
@@ -306,3 +309,37 @@ def test_stop_transform_job_ends_stopped(localcloud, trained):
     assert sagemaker.describe_transform_job(TransformJobName=name)["TransformJobStatus"] == (
         "Stopped"
     )
+
+
+def test_the_rounds_show_one_by_one_while_the_job_is_training(tmp_path):
+    """Training a lab's data takes a fraction of a second; its rounds are shown spread
+    over the Training phase so that the portal's progress bar can grow."""
+    cloud = start_localcloud(tmp_path / "data", options=["--delay-scale", "0.25"])
+    try:
+        s3, sagemaker = cloud.client("s3", REGION), cloud.client("sagemaker", REGION)
+        logs = cloud.client("logs", REGION)
+        bucket = make_bucket(s3, REGION)
+        x, y = classification_data()
+        s3.put_object(Bucket=bucket, Key="train/train.csv", Body=to_csv(np.column_stack([y, x])))
+        name = unique("paced")
+        sagemaker.create_training_job(**training_request(name, bucket, REGION))
+
+        def rounds_logged() -> int:
+            events = logs.filter_log_events(
+                logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{name}/"
+            )["events"]
+            return sum(1 for event in events if "#011train-" in event["message"])
+
+        seen = set()
+        while True:
+            job = sagemaker.describe_training_job(TrainingJobName=name)
+            if job["TrainingJobStatus"] != "InProgress":
+                break
+            if job["SecondaryStatus"] == "Training":
+                seen.add(rounds_logged())
+            time.sleep(0.1)
+        assert job["TrainingJobStatus"] == "Completed"
+        assert rounds_logged() == 10
+        assert len(seen - {0, 10}) >= 3, f"rounds logged while training: {sorted(seen)}"
+    finally:
+        cloud.stop()
