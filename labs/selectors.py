@@ -8,6 +8,7 @@ from django.http import Http404
 from labs.models import (
     HELD,
     CloudResource,
+    Lab,
     LabCheck,
     LabPreference,
     LabSettings,
@@ -142,6 +143,20 @@ def resource_latest(*, user, cohort: Cohort, lab: str, kind: str, region: str, s
     if states:
         resources = resources.filter(state__in=states)
     return resources.order_by("-created_at").first()
+
+
+def training_job_for_transform(*, user, cohort: Cohort, region: str) -> CloudResource | None:
+    """The training job whose model Lab 4 uses: the learner's newest completed one in
+    the region, if its model was saved."""
+    job = resource_latest(
+        user=user,
+        cohort=cohort,
+        lab=Lab.TRAINING,
+        kind=CloudResource.Kind.TRAINING_JOB,
+        region=region,
+        states=(CloudResource.State.COMPLETED,),
+    )
+    return job if job is not None and job.details.get("model_artifact") else None
 
 
 def lab_check_latest(*, user, cohort: Cohort, lab: str) -> LabCheck | None:

@@ -83,6 +83,10 @@ def _lab_page_context(request, lab):
         "page_template": "curriculum/lesson.html" if lesson else "labs/lab_alone.html",
         "lab_label": Lab(lab).label,
     }
+    if lab == Lab.TRANSFORM:
+        context["model_source"] = selectors.training_job_for_transform(
+            user=request.user, cohort=cohort, region=region
+        )
     if lesson:
         ticked, completed = course.lesson_progress_for_user(user=request.user, lesson=lesson)
         previous, following = course.lesson_neighbours(user=request.user, lesson=lesson)

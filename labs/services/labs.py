@@ -5,7 +5,7 @@ import contextlib
 from django.db import transaction
 
 from labs.models import CloudResource, Lab, LabCheck, LabPreference, LabSettings
-from labs.selectors import resource_latest
+from labs.selectors import resource_latest, training_job_for_transform
 from labs.services.policy import LaunchRefusedError, check_region, check_target
 from labs.services.queueing import enqueue_after_commit
 from labs.services.resources import (
@@ -182,15 +182,8 @@ def _retire_model_of_an_older_job(learner, lab_settings: LabSettings, region: st
 def lab_launch_transform(
     *, learner, lab_settings: LabSettings, region: str, instance_type: str, launch_key: str = ""
 ):
-    job = resource_latest(
-        user=learner,
-        cohort=lab_settings.cohort,
-        lab=Lab.TRAINING,
-        kind=Kind.TRAINING_JOB,
-        region=region,
-        states=(State.COMPLETED,),
-    )
-    if job is None or not job.details.get("model_artifact"):
+    job = training_job_for_transform(user=learner, cohort=lab_settings.cohort, region=region)
+    if job is None:
         raise LaunchRefusedError(
             f"Batch transform needs a model, and you have no completed training job in {region}. "
             "Finish Lab 3 in this region first."

@@ -937,3 +937,21 @@ def test_an_old_check_answer_says_it_may_no_longer_hold(
     learner_client.post("/labs/region/", {"region": "eu-west-1", "lab": "storage"})
     page = learner_client.get("/labs/storage/").content.decode()
     assert "That answer is for us-east-1; you now work in eu-west-1." in page
+
+
+def test_lab_4_names_the_training_job_whose_model_it_will_use(
+    learner_client, learner, cohort, lab_settings
+):
+    def form_hint():
+        page = learner_client.get("/labs/transform/").content.decode()
+        return re.search(r'<p class="hint">(Creates a model|You have no)[^\n]*', page).group(0)
+
+    assert "no completed training job in us-east-1" in form_hint()
+    model = {"model_artifact": "s3://bucket/model.tar.gz"}
+    _training_job(learner, cohort, lab_settings, cloud_name="job-1", details=model)
+    newest = _training_job(learner, cohort, lab_settings, cloud_name="job-2", details=model)
+    _training_job(learner, cohort, lab_settings, cloud_name="job-3", state="failed")
+    _training_job(
+        learner, cohort, lab_settings, cloud_name="job-4", region="eu-west-1", details=model
+    )
+    assert f"<strong>{newest.cloud_name}</strong>" in form_hint()
