@@ -494,8 +494,32 @@ def _who(r: ResourceRow) -> str:
     return f"{r.owner_name}: {kind_in_sentence(r.kind)} {r.cloud_name} ({r.region})"
 
 
+# The operations that list the whole cohort's part of the cloud.
+_COHORT_LISTINGS = (CohortOperation.Kind.SWEEP, CohortOperation.Kind.TEARDOWN)
+
+
+def _unknown_alert(operations: list[CohortOperation]) -> Alert | None:
+    """What the newest sweep (or teardown check) found in the cloud that the portal did
+    not make, while nobody has sent it for deletion: it may bill, and no row shows it."""
+    done = CohortOperation.State.DONE
+    looked = next((o for o in operations if o.kind in _COHORT_LISTINGS and o.state == done), None)
+    if looked is None or not looked.can_delete_found:
+        return None
+    return Alert(
+        "unknown",
+        "bad",
+        f"In the cloud but not in the portal ({looked.get_kind_display().lower()}, "
+        f"{looked.created_at:%H:%M}): delete them under Recent actions",
+        [f"{i['kind']} {i['name']} in {i['region']} ({i['status']})" for i in looked.live_found],
+    )
+
+
 def _alerts(
-    lab_settings: LabSettings, resources: list[ResourceRow], totals: Totals, now: datetime
+    lab_settings: LabSettings,
+    resources: list[ResourceRow],
+    totals: Totals,
+    now: datetime,
+    operations: list[CohortOperation],
 ) -> list[Alert]:
     ttl = lab_settings.lab_ttl
     stuck_after = timedelta(minutes=STUCK_NOTEBOOK_MINUTES)
@@ -540,6 +564,9 @@ def _alerts(
         if r.billing_open and pricing.is_gpu(r.instance_type):
             gpu.items.append(f"{_who(r)}, {r.instance_type} at ${r.hourly_usd:,.2f}/hour")
     alerts = [a for a in (gpu, over_ttl, stuck, failed, region) if a.items]
+    unknown = _unknown_alert(operations)
+    if unknown is not None:
+        alerts.append(unknown)
     if not totals.budget_usd:
         alerts.append(
             Alert(
@@ -761,6 +788,7 @@ def dashboard_build(
                 user_id in current_owners,
             )
         )
+    operations = operation_list_recent(cohort)
     return Dashboard(
         cohort=cohort,
         lab_settings=lab_settings,
@@ -769,7 +797,7 @@ def dashboard_build(
         learners=rows,
         resources=shown,
         totals=totals,
-        alerts=_alerts(lab_settings, resources, totals, now),
-        operations=operation_list_recent(cohort),
+        alerts=_alerts(lab_settings, resources, totals, now, operations),
+        operations=operations,
         now=now,
     )

@@ -482,6 +482,31 @@ def test_what_a_sweep_found_is_sent_for_deletion_once(
     assert "delete-found" not in card.content.decode()
 
 
+def test_what_a_sweep_found_is_an_alert_until_it_is_sent_for_deletion(
+    instructor_client, cohort, instructor, lab_settings
+):
+    def unknown_alert():
+        alerts = _page(instructor_client, cohort).context["dashboard"].alerts
+        return next((a for a in alerts if a.kind == "unknown"), None)
+
+    found = {"kind": "notebook", "region": "eu-west-1", "name": "nb-stray",
+             "status": "InService", "live": True, "arn": "", "tags": {}}  # fmt: skip
+    gone = {**found, "name": "nb-gone", "status": "Deleted", "live": False}
+    sweep = CohortOperation.objects.create(
+        cohort=cohort, kind="sweep", state="done", found=[found, gone]
+    )
+    alert = unknown_alert()
+    assert alert.level == "bad" and alert.items == ["notebook nb-stray in eu-west-1 (InService)"]
+    assert 'data-alert="unknown"' in _page(instructor_client, cohort).content.decode()
+    instructor_client.post(f"/dashboard/{cohort.pk}/operations/{sweep.pk}/delete-found/", **HTMX)
+    assert unknown_alert() is None
+    # A newer sweep that finds nothing says what is true now.
+    CohortOperation.objects.create(cohort=cohort, kind="sweep", state="done", found=[found])
+    assert unknown_alert() is not None
+    CohortOperation.objects.create(cohort=cohort, kind="sweep", state="done", found=[])
+    assert unknown_alert() is None
+
+
 def test_operation_status_stops_polling_once_done(instructor_client, cohort, instructor):
     operation = CohortOperation.objects.create(
         cohort=cohort, kind="sweep", state="done", summary="Listed 5 regions: all known."
