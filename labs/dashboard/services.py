@@ -124,6 +124,13 @@ def cohort_stop_notebooks(*, cohort: Cohort, actor) -> CohortOperation:
 
 # --- Teardown --------------------------------------------------------------------------
 
+# A teardown empties the cloud but leaves the labs open; an instructor ending the course
+# for the day needs to know how to keep them empty.
+LABS_STAY_OPEN = (
+    "The labs stay open: learners can launch again. To refuse new notebooks and jobs, set "
+    "the budget to $0 in Settings."
+)
+
 
 def _not_deleted(cohort: Cohort, learner=None):
     resources = CloudResource.objects.filter(cohort=cohort).exclude(state=State.DELETED)
@@ -269,6 +276,8 @@ def cohort_teardown_check(*, operation_id: int) -> bool:
             f" {history} finished job{' stays' if history == 1 else 's stay'} in SageMaker's "
             "history (they cost nothing and cannot be deleted)."
         )
+    if operation.learner is None:
+        summary += f" {LABS_STAY_OPEN}"
     _finish(
         operation,
         state=Op.State.DONE,

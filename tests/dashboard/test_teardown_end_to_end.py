@@ -72,6 +72,7 @@ def test_teardown_deletes_every_kind_in_every_region_and_the_check_finds_nothing
     operation = wait_for(finished, timeout=180, what="the teardown check")
     assert operation.state == "done", operation.summary
     assert "nothing of the cohort is left in the cloud" in operation.summary
+    assert "set the budget to $0 in Settings" in operation.summary  # The labs stay open.
     assert operation.regions == sorted(REGIONS)
     assert [item for item in operation.found if item["live"]] == []
     assert set(CloudResource.objects.filter(cohort=cohort).values_list("state", flat=True)) == {
