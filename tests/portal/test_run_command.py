@@ -105,8 +105,8 @@ class Portal:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=30)
 
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
+    def tail(self, chars: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-chars:]
 
 
 @pytest.fixture
@@ -140,6 +140,8 @@ def test_make_run_serves_the_portal_without_debug_pages_and_stops_on_ctrl_c(port
     _log_in(browser, portal.url, "learner1")
     lesson = browser.get(f"{portal.url}/course/why-the-cloud/", timeout=10)
     assert lesson.status_code == 200 and "<h1" in lesson.text
+    # Query strings (a status card's poll token) stay out of the access log.
+    browser.get(f"{portal.url}/healthz?token=kept-out-of-the-log", timeout=10)
 
     # An instructor enrols a class beside it, as the README says (no setting of its own).
     people = portal.embedded.parent / "people.csv"
@@ -166,6 +168,8 @@ def test_make_run_serves_the_portal_without_debug_pages_and_stops_on_ctrl_c(port
     assert "URLconf" not in missing.text and "DEBUG = True" not in missing.text
 
     assert portal.interrupt() == 0
+    assert '"GET /healthz HTTP/1.1" 200' in portal.tail(100_000)
+    assert "kept-out-of-the-log" not in portal.tail(100_000)
     assert not _answers(portal.web_port), "the web server outlived Ctrl-C"
     assert not _answers(portal.cloud_port), "localcloud outlived Ctrl-C"
 

@@ -28,6 +28,11 @@ def _port_is_free(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) != 0
 
 
+# gunicorn's default access line without the query string: a status card's poll carries
+# its signed poll token there, and a log is read by more people than the portal's users.
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(f)s" "%(a)s"'
+
+
 class Command(BaseCommand):
     help = (
         "Prepare the database, load the course and demo users, then run the web server, "
@@ -134,6 +139,8 @@ class Command(BaseCommand):
                     "4",
                     "--access-logfile",
                     "-",
+                    "--access-logformat",
+                    ACCESS_LOG_FORMAT,
                     "--control-socket",
                     str(embedded / "gunicorn.ctl"),
                 ),
