@@ -1,8 +1,10 @@
 """A training job's lifecycle: Starting → Downloading → Training → Uploading → Completed.
 
-Its computing (download, training) holds one of localcloud's compute slots; its log's
-round lines are then written spread over a few seconds, outside the slot, so that the
-portal's progress bar has something to show (config.DEFAULT_DELAYS["training_rounds"]).
+Its computing (download, training) holds one of localcloud's compute slots. Its log's
+round lines follow a schedule spread over a few seconds (config.DEFAULT_DELAYS
+["training_rounds"]), so that the portal's progress bar has something to show: a round
+computed after its time is written at once, and those computed early are written at
+their times after the job has left its slot.
 
 Runs in its own thread. Statuses, secondary statuses and their transitions are written to
 moto's record as AWS names them; failures carry a FailureReason a learner can act on.
@@ -15,6 +17,7 @@ import os
 import threading
 import time
 import traceback
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,8 +30,8 @@ from localcloud.joblog import JobLog
 logger = logging.getLogger("localcloud.training")
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-# Round lines are written in at most this many steps (a job may have thousands of rounds).
-_MOST_ROUND_STEPS = 60
+# Held-back round lines are written in steps at least this far apart.
+_ROUND_STEP_SECONDS = 0.2
 
 _MESSAGES = {
     "Starting": "Launching requested ML instances",
@@ -202,31 +205,24 @@ class TrainingJob:
             self.log.info(f"Validation matrix has {dvalidation.num_row()} rows")
         self._checkpoint()
 
-        rounds: list[tuple[int, dict[str, float]]] = []
+        rounds = _RoundLines(self, self.settings.delay("training_rounds"), config.num_round)
 
         def on_round(epoch: int, metrics: dict[str, float]) -> None:
-            rounds.append((epoch, metrics))
+            rounds.add(epoch, metrics)
             self._checkpoint()
 
         began = time.perf_counter()
         booster = algo.train(config, dtrain, dvalidation, device, on_round)
         return booster, rounds, time.perf_counter() - began
 
-    def _show_rounds(self, rounds: list[tuple[int, dict[str, float]]], seconds: float) -> None:
-        """Each round's line in the log, spread over the training_rounds delay: on a
-        laptop, training takes well under a second, and a learner would never see the
-        progress bar or the metric's chart grow. A stop request ends it as it would a
-        real job's training."""
-        steps = min(len(rounds), _MOST_ROUND_STEPS)
-        for step in range(steps):
-            self._sleep(self.settings.delay("training_rounds") / steps)
-            first, last = step * len(rounds) // steps, (step + 1) * len(rounds) // steps
-            for epoch, metrics in rounds[first:last]:
-                self.final_metrics = metrics
-                line = "".join(f"#011{name}:{value:.5f}" for name, value in metrics.items())
-                self.log.write(f"[{epoch}]{line}", flush=False)
-            self.log.flush()
-        self.log.info(f"Trained {len(rounds)} rounds in {seconds:.2f}s")
+    def _show_rounds(self, rounds: _RoundLines, seconds: float) -> None:
+        """The round lines not yet due when training ended, each at its time; a stop
+        request ends this as it would a real job's training."""
+        rounds.write_the_rest()
+        self.log.info(
+            f"Computed {rounds.count} rounds in {seconds:.2f}s; localcloud spreads their "
+            "log lines over the Training phase"
+        )
         self._checkpoint()
 
     def _upload(self, booster) -> None:
@@ -345,3 +341,39 @@ class TrainingJob:
             FinalMetricDataList=self._metrics(),
             **self._times(start),
         )
+
+
+class _RoundLines:
+    """A job's per-round log lines on a schedule: round k is due ``spread`` * (k + 1) /
+    ``planned`` seconds after training began. On a laptop training takes well under a
+    second, and a learner would never see the progress bar or the metric's chart grow;
+    a round computed after its time (a long job) is written at once, as AWS would."""
+
+    def __init__(self, job: TrainingJob, spread: float, planned: int) -> None:
+        self.job = job
+        self.began = time.monotonic()
+        self.pause = spread / max(planned, 1)
+        self.pending: deque[tuple[int, dict[str, float]]] = deque()
+        self.count = 0
+
+    def add(self, epoch: int, metrics: dict[str, float]) -> None:
+        self.pending.append((epoch, metrics))
+        self.count += 1
+        self._write_due()
+
+    def write_the_rest(self) -> None:
+        while self.pending:
+            self.job._sleep(max(self._due(self.pending[0][0]), _ROUND_STEP_SECONDS))
+            self._write_due()
+            self.job.log.flush()
+
+    def _due(self, epoch: int) -> float:
+        """Seconds until the round's line is due (negative: overdue)."""
+        return self.began + (epoch + 1) * self.pause - time.monotonic()
+
+    def _write_due(self) -> None:
+        while self.pending and self._due(self.pending[0][0]) <= 0:
+            epoch, metrics = self.pending.popleft()
+            self.job.final_metrics = metrics
+            line = "".join(f"#011{name}:{value:.5f}" for name, value in metrics.items())
+            self.job.log.write(f"[{epoch}]{line}", flush=False)

@@ -176,10 +176,24 @@ def test_stop_training_job_mid_training_ends_stopped_without_model(localcloud):
     sagemaker.create_training_job(
         **training_request(name, bucket, REGION, {"num_round": "100000", "max_depth": "8"})
     )
-    wait_for(
-        lambda: sagemaker.describe_training_job(TrainingJobName=name),
-        lambda job: job["SecondaryStatus"] == "Training",
-    )
+    logs = localcloud.client("logs", REGION)
+
+    def rounds_logged() -> int:
+        try:
+            events = logs.filter_log_events(
+                logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{name}/"
+            )["events"]
+        except logs.exceptions.ResourceNotFoundException:  # No job has logged yet.
+            return 0
+        return sum(
+            1
+            for e in events
+            if e["logStreamName"].startswith(f"{name}/") and "#011train-" in e["message"]
+        )
+
+    # Stopped once its log shows it training: a long job writes each round as it ends,
+    # within seconds (its 100000 rounds take far longer).
+    wait_for(rounds_logged, lambda count: count > 0, timeout=10)
     sagemaker.stop_training_job(TrainingJobName=name)
     assert sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] in (
         "Stopping",
@@ -195,6 +209,7 @@ def test_stop_training_job_mid_training_ends_stopped_without_model(localcloud):
     assert statuses[-2:] == ["Stopping", "Stopped"]
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"output/{name}/")
     assert listed["KeyCount"] == 0
+    assert rounds_logged() > 0  # What it did before the stop stays in its log.
 
 
 def test_max_runtime_stops_a_job_that_runs_too_long(localcloud):
