@@ -494,23 +494,26 @@ def _who(r: ResourceRow) -> str:
     return f"{r.owner_name}: {kind_in_sentence(r.kind)} {r.cloud_name} ({r.region})"
 
 
-# The operations that list the whole cohort's part of the cloud.
-_COHORT_LISTINGS = (CohortOperation.Kind.SWEEP, CohortOperation.Kind.TEARDOWN)
-
-
-def _unknown_alert(operations: list[CohortOperation]) -> Alert | None:
-    """What the newest sweep (or teardown check) found in the cloud that the portal did
-    not make, while nobody has sent it for deletion: it may bill, and no row shows it."""
-    done = CohortOperation.State.DONE
-    looked = next((o for o in operations if o.kind in _COHORT_LISTINGS and o.state == done), None)
-    if looked is None or not looked.can_delete_found:
+def _unknown_alert(cohort_id: int) -> Alert | None:
+    """What the newest sweep found in the cloud that the portal did not make, while
+    nobody has sent it for deletion: it may bill, and no row shows it."""
+    sweep = (
+        CohortOperation.objects.filter(
+            cohort_id=cohort_id,
+            kind=CohortOperation.Kind.SWEEP,
+            state=CohortOperation.State.DONE,
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if sweep is None or not sweep.can_delete_found:
         return None
     return Alert(
         "unknown",
         "bad",
-        f"In the cloud but not in the portal ({looked.get_kind_display().lower()}, "
-        f"{looked.created_at:%H:%M}): delete them under Recent actions",
-        [f"{i['kind']} {i['name']} in {i['region']} ({i['status']})" for i in looked.live_found],
+        f"Found by the sweep of {timezone.localtime(sweep.created_at):%H:%M}, unknown to "
+        "the portal: delete them under Recent actions",
+        [f"{i['kind']} {i['name']} in {i['region']} ({i['status']})" for i in sweep.live_found],
     )
 
 
@@ -519,7 +522,6 @@ def _alerts(
     resources: list[ResourceRow],
     totals: Totals,
     now: datetime,
-    operations: list[CohortOperation],
 ) -> list[Alert]:
     ttl = lab_settings.lab_ttl
     stuck_after = timedelta(minutes=STUCK_NOTEBOOK_MINUTES)
@@ -564,7 +566,7 @@ def _alerts(
         if r.billing_open and pricing.is_gpu(r.instance_type):
             gpu.items.append(f"{_who(r)}, {r.instance_type} at ${r.hourly_usd:,.2f}/hour")
     alerts = [a for a in (gpu, over_ttl, stuck, failed, region) if a.items]
-    unknown = _unknown_alert(operations)
+    unknown = _unknown_alert(lab_settings.cohort_id)
     if unknown is not None:
         alerts.append(unknown)
     if not totals.budget_usd:
@@ -788,7 +790,6 @@ def dashboard_build(
                 user_id in current_owners,
             )
         )
-    operations = operation_list_recent(cohort)
     return Dashboard(
         cohort=cohort,
         lab_settings=lab_settings,
@@ -797,7 +798,7 @@ def dashboard_build(
         learners=rows,
         resources=shown,
         totals=totals,
-        alerts=_alerts(lab_settings, resources, totals, now, operations),
-        operations=operations,
+        alerts=_alerts(lab_settings, resources, totals, now),
+        operations=operation_list_recent(cohort),
         now=now,
     )

@@ -127,8 +127,8 @@ def cohort_stop_notebooks(*, cohort: Cohort, actor) -> CohortOperation:
 # A teardown empties the cloud but leaves the labs open; an instructor ending the course
 # for the day needs to know how to keep them empty.
 LABS_STAY_OPEN = (
-    "The labs stay open: learners can launch again. To refuse new notebooks and jobs, set "
-    "the budget to $0 in Settings."
+    "The labs stay open: learners can launch again. To refuse new notebooks and jobs, and "
+    "restarts of stopped notebooks, set the budget to $0 in Settings."
 )
 
 
@@ -276,7 +276,7 @@ def cohort_teardown_check(*, operation_id: int) -> bool:
             f" {history} finished job{' stays' if history == 1 else 's stay'} in SageMaker's "
             "history (they cost nothing and cannot be deleted)."
         )
-    if operation.learner is None:
+    if operation.learner is None and lab_settings.budget_usd:
         summary += f" {LABS_STAY_OPEN}"
     _finish(
         operation,

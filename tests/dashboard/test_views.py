@@ -500,9 +500,12 @@ def test_what_a_sweep_found_is_an_alert_until_it_is_sent_for_deletion(
     assert 'data-alert="unknown"' in _page(instructor_client, cohort).content.decode()
     instructor_client.post(f"/dashboard/{cohort.pk}/operations/{sweep.pk}/delete-found/", **HTMX)
     assert unknown_alert() is None
-    # A newer sweep that finds nothing says what is true now.
+    # A newer sweep that finds nothing says what is true now; other actions do not hide it.
     CohortOperation.objects.create(cohort=cohort, kind="sweep", state="done", found=[found])
-    assert unknown_alert() is not None
+    for _ in range(8):
+        CohortOperation.objects.create(cohort=cohort, kind="extend_learner", state="done")
+    CohortOperation.objects.create(cohort=cohort, kind="teardown", state="done", found=[found])
+    assert unknown_alert().items == ["notebook nb-stray in eu-west-1 (InService)"]
     CohortOperation.objects.create(cohort=cohort, kind="sweep", state="done", found=[])
     assert unknown_alert() is None
 
