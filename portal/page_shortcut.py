@@ -146,17 +146,15 @@ class PageShortcut:
             return None, None
         session_items = tuple(sorted(session.items()))
         found = cache.get(pass_key)
-        if found is None or found[0][4] != session_items:
-            return None, self._before(session_items, session)
-        (user_id, shared, path, generations, _), headers = found
-        if page_generations(user_id, shared) != generations:
-            return None, self._before(session_items, session)
-        parts = kept_parts(user_id, generations, path)
-        if parts is None:
-            return None, self._before(session_items, session)
-        body = mask_secret(csrf_secret).encode().join(parts)
-        length = str(len(body))
-        return ([(n, length if n == _LENGTH else v) for n, v in headers], body), None
+        if found is not None:
+            (user_id, shared, path, generations, pass_session), headers = found
+            if pass_session == session_items and page_generations(user_id, shared) == generations:
+                parts = kept_parts(user_id, generations, path)
+                if parts is not None:
+                    body = mask_secret(csrf_secret).encode().join(parts)
+                    length = str(len(body))
+                    return ([(n, length if n == _LENGTH else v) for n, v in headers], body), None
+        return None, self._before(session_items, session)
 
     @staticmethod
     def _before(session_items: tuple, session: dict) -> tuple | None:
