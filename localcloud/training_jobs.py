@@ -170,6 +170,10 @@ class TrainingJob:
         self._show_rounds(rounds, seconds)
         self._upload(booster)
 
+    @property
+    def _output_path(self) -> str:
+        return (self.spec.get("OutputDataConfig") or {}).get("S3OutputPath", "")
+
     def _compute(self, hyper: dict[str, str], instance_type: str):
         """Download, read and train; the booster, each round's metrics and the seconds
         training took."""
@@ -177,8 +181,7 @@ class TrainingJob:
         self._secondary("Downloading", TrainingStartTime=start)
         self.log.info("Imported framework sagemaker_xgboost_container.training (localcloud)")
         config = algo.parse_hyperparameters(hyper)
-        output = (self.spec.get("OutputDataConfig") or {}).get("S3OutputPath", "")
-        storage.check_region(self.account, output, self.region, "The output")
+        storage.check_region(self.account, self._output_path, self.region, "The output")
         began = time.perf_counter()
         channels = self._download()
         self.log.info(f"Downloaded the input data in {time.perf_counter() - began:.2f}s")
@@ -226,9 +229,8 @@ class TrainingJob:
         self._checkpoint()
 
     def _upload(self, booster) -> None:
-        output = (self.spec.get("OutputDataConfig") or {}).get("S3OutputPath", "")
         self._secondary("Uploading")
-        artifact = storage.join_url(output, self.name, "output", "model.tar.gz")
+        artifact = storage.join_url(self._output_path, self.name, "output", "model.tar.gz")
         began = time.perf_counter()
         storage.write(self.account, artifact, algo.model_archive(booster), "application/x-tar")
         self.log.info(f"Uploaded {artifact} in {time.perf_counter() - began:.2f}s")

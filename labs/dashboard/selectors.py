@@ -716,10 +716,10 @@ def dashboard_build(
         if r.state in live_states:
             live_lab.add((r.owner_id, r.lab))
             totals.live_resources += 1
-            totals.by_region[r.region] = totals.by_region.get(r.region, 0) + 1
             totals.others_live += others
-        if r.state == State.STOPPED:
+        elif r.state == State.STOPPED:
             totals.stopped_resources += 1
+        if r.state in live_states or r.state == State.STOPPED:  # In the cloud (in_cloud).
             totals.by_region[r.region] = totals.by_region.get(r.region, 0) + 1
         if r.state != State.DELETED:
             current_owners.add(r.owner_id)
