@@ -9,7 +9,9 @@ are timed), then prints:
   (parsed with pandas, train metric evaluated each round as the built-in algorithm does);
 - batch transform: CreationTime → TransformEndTime, against parse + predict + format;
 - seconds from CreateNotebookInstance to a JupyterLab that answers its presigned URL;
-- resident memory: localcloud idle, and per running notebook (server process tree).
+- resident memory: localcloud idle, and per running notebook (server process tree);
+- S3 writes with --stored objects already kept: localcloud's CPU per PutObject, its
+  share of saving S3 to the data dir included (the save follows every change).
 Each timing is the median of --repeat runs.
 """
 
@@ -87,6 +89,34 @@ def direct_transform(booster: xgb.Booster, batch_csv: bytes) -> float:
     return time.perf_counter() - start
 
 
+def s3_write_cpu(cloud: LocalCloudProcess, stored: int, writes: int = 20) -> float:
+    """localcloud CPU ms per PutObject with ``stored`` objects kept, less its idle CPU.
+    The writes are spaced beyond the save interval, so each is followed by a save."""
+    s3 = cloud.client("s3", REGION)
+    buckets = [f"bench-{uuid.uuid4().hex[:8]}" for _ in range(max(1, stored // 4))]
+    for n in range(stored):
+        if n % 4 == 0:
+            s3.create_bucket(Bucket=buckets[n // 4])
+        s3.put_object(Bucket=buckets[n // 4], Key=f"data/{n}.csv", Body=b"1,2,3\n" * 500)
+    process = psutil.Process(cloud.pid)
+
+    def cpu() -> float:
+        times = process.cpu_times()
+        return times.user + times.system
+
+    spacing = 0.7
+    time.sleep(2)
+    before = cpu()
+    time.sleep(spacing * writes / 2)
+    idle_per_second = (cpu() - before) / (spacing * writes / 2)
+    before, began = cpu(), time.monotonic()
+    for n in range(writes):
+        s3.put_object(Bucket=buckets[n % len(buckets)], Key=f"new/{n}.csv", Body=b"4,5,6\n")
+        time.sleep(spacing)
+    used = cpu() - before - idle_per_second * (time.monotonic() - began)
+    return used * 1000 / writes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
@@ -95,6 +125,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--notebooks", type=int, default=2)
     parser.add_argument("--instance-type", default="ml.m5.xlarge")
+    parser.add_argument("--stored", type=int, default=1000, help="S3 objects kept")
     args = parser.parse_args()
 
     load = psutil.getloadavg()
@@ -228,6 +259,7 @@ def main() -> None:
             time.sleep(1)
             per_notebook = (_rss_tree(cloud.pid) - before_notebooks) / args.notebooks
             busy_rss = psutil.Process(cloud.pid).memory_info().rss
+            put_cpu_ms = s3_write_cpu(cloud, args.stored)
         finally:
             cloud.stop()
 
@@ -271,6 +303,7 @@ def main() -> None:
         f"{'<150':>8}"
     )
     print(f"{'localcloud RSS after the jobs (MiB)':34}{'':>10}{busy_rss / mib:>12.0f}")
+    print(f"{f'CPU per S3 put, {args.stored} kept (ms)':34}{'':>10}{put_cpu_ms:>12.1f}")
 
 
 if __name__ == "__main__":

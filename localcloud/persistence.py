@@ -2,7 +2,9 @@
 
 Layout: `s3/<account>/<bucket>/bucket.json` (region) and `objects/<n>.data` + `<n>.json`
 (key, etag, metadata) per object. A background thread syncs after every S3 change (at most
-every `interval` seconds) and once more at shutdown; only changed objects are rewritten.
+every `interval` seconds) and once more at shutdown. It remembers what the files hold, so a
+sync reads none: only changed objects are rewritten, and only a bucket that lost an object
+(or is new to this process) is listed for files to remove.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import os
 import shutil
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from localcloud import moto_patches
@@ -30,6 +33,16 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
+@dataclass
+class _SavedBucket:
+    """What one bucket's files hold: bucket.json, and each object's (key, etag, metadata)
+    by object id."""
+
+    info: bytes = b""
+    objects: dict[str, tuple[str, str, dict[str, str]]] = field(default_factory=dict)
+    listed: bool = False  # whether its folder was looked through for stray files
+
+
 class S3Store:
     def __init__(self, data_dir: Path, interval: float = 0.5) -> None:
         self.root = data_dir / "s3"
@@ -38,6 +51,8 @@ class S3Store:
         self._closed = threading.Event()
         self._sync_lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="s3-persist", daemon=True)
+        self._saved: dict[Path, _SavedBucket] = {}
+        self._walked = False
 
     def restore(self) -> int:
         """Load every stored bucket and object into moto; return the number of objects."""
@@ -49,10 +64,12 @@ class S3Store:
                 info_path = bucket_dir / "bucket.json"
                 if not info_path.is_file():
                     continue
-                info = json.loads(info_path.read_text())
+                saved = self._saved[bucket_dir] = _SavedBucket(info=info_path.read_bytes())
+                info = json.loads(saved.info)
                 moto_patches.s3_restore_bucket(account_dir.name, bucket_dir.name, info["region"])
                 for meta_path in sorted((bucket_dir / "objects").glob("*.json")):
                     meta = json.loads(meta_path.read_text())
+                    saved.objects[meta_path.stem] = (meta["key"], meta["etag"], meta["metadata"])
                     data = meta_path.with_suffix(".data").read_bytes()
                     moto_patches.s3_restore_object(
                         account_dir.name, bucket_dir.name, meta["key"], data, meta["metadata"]
@@ -91,31 +108,41 @@ class S3Store:
                 logger.exception("could not save S3 to %s", self.root)
 
     def _sync(self) -> None:
-        seen_buckets: set[Path] = set()
+        previous, self._saved = self._saved, {}
         for bucket in moto_patches.s3_buckets():
             bucket_dir = self.root / bucket.account / bucket.name
-            objects_dir = bucket_dir / "objects"
+            saved = previous.pop(bucket_dir, None) or _SavedBucket()
+            self._saved[bucket_dir] = saved
+            self._sync_bucket(bucket, bucket_dir, saved)
+        if (previous or not self._walked) and self.root.is_dir():
+            # A bucket was deleted, or this is the first sync: remove stray folders.
+            for account_dir in self.root.iterdir():
+                for bucket_dir in account_dir.iterdir():
+                    if bucket_dir not in self._saved:
+                        shutil.rmtree(bucket_dir, ignore_errors=True)
+            self._walked = True
+
+    @staticmethod
+    def _sync_bucket(
+        bucket: moto_patches.StoredBucket, bucket_dir: Path, saved: _SavedBucket
+    ) -> None:
+        objects_dir = bucket_dir / "objects"
+        info = json.dumps({"region": bucket.region}).encode()
+        if saved.info != info:
             objects_dir.mkdir(parents=True, exist_ok=True)
-            seen_buckets.add(bucket_dir)
-            info = json.dumps({"region": bucket.region}).encode()
-            info_path = bucket_dir / "bucket.json"
-            if not info_path.is_file() or info_path.read_bytes() != info:
-                _write_atomic(info_path, info)
-            kept: set[str] = set()
-            for key, etag, metadata, read in bucket.objects():
-                object_id = _object_id(key)
-                kept.add(object_id)
-                meta_path = objects_dir / f"{object_id}.json"
-                meta = json.dumps({"key": key, "etag": etag, "metadata": metadata}).encode()
-                if meta_path.is_file() and meta_path.read_bytes() == meta:
-                    continue
+            _write_atomic(bucket_dir / "bucket.json", info)
+            saved.info = info
+        kept: dict[str, tuple[str, str, dict[str, str]]] = {}
+        for key, etag, metadata, read in bucket.objects():
+            object_id = _object_id(key)
+            kept[object_id] = (key, etag, metadata)
+            if saved.objects.get(object_id) != kept[object_id]:
+                meta = {"key": key, "etag": etag, "metadata": metadata}
                 _write_atomic(objects_dir / f"{object_id}.data", read())
-                _write_atomic(meta_path, meta)
+                _write_atomic(objects_dir / f"{object_id}.json", json.dumps(meta).encode())
+        if not saved.listed or saved.objects.keys() - kept.keys():
             for path in objects_dir.iterdir():
                 if path.name.split(".")[0] not in kept:
                     path.unlink(missing_ok=True)
-        if self.root.is_dir():
-            for account_dir in self.root.iterdir():
-                for bucket_dir in account_dir.iterdir():
-                    if bucket_dir not in seen_buckets:
-                        shutil.rmtree(bucket_dir, ignore_errors=True)
+            saved.listed = True
+        saved.objects = kept
