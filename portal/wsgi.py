@@ -9,3 +9,8 @@ django_application = get_wsgi_application()
 from portal.page_shortcut import PageShortcut  # noqa: E402 (needs Django set up)
 
 application = PageShortcut(django_application)
+
+# Launch forms check instance types against botocore's model: read it before serving.
+from labs.cloud import pricing  # noqa: E402
+
+pricing.preload()

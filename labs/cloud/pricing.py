@@ -140,15 +140,27 @@ _TYPES_SHAPE = {
 }
 
 
-@functools.cache
 def sagemaker_accepts(kind: str) -> frozenset[str]:
     """The instance types SageMaker accepts for a resource kind, read from botocore's
     model of the API (not a table kept by hand): ml.m5.large runs jobs but is no
     notebook instance type, for one."""
-    import botocore.session
+    return _accepted_types()[kind]
 
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    return frozenset(model.shape_for(_TYPES_SHAPE[kind]).enum)
+
+@functools.cache
+def _accepted_types() -> dict[str, frozenset[str]]:
+    """Read once per process, by a loader of its own: botocore's shared session would
+    keep the whole SageMaker model (megabytes) in every web process for three lists."""
+    from botocore.loaders import create_loader
+
+    shapes = create_loader().load_service_model("sagemaker", "service-2")["shapes"]
+    return {kind: frozenset(shapes[shape]["enum"]) for kind, shape in _TYPES_SHAPE.items()}
+
+
+def preload() -> None:
+    """Read the lists before the first request: otherwise, when a class launches at
+    once, every thread of a fresh web process reads the model side by side."""
+    _accepted_types()
 
 
 def notebook_only(name: str) -> bool:
