@@ -3,7 +3,8 @@
 The instructor dashboard's sweep and the teardown check use this: they list every region
 they are given for resources tagged ``portal:cohort=<slug>`` (and, for one learner,
 ``portal:learner=<id>``), whatever the database says. Listing is by List* calls plus one
-ListTags (SageMaker) or GetBucketTagging (S3) per resource found.
+ListTags (SageMaker) or GetBucketTagging (S3) per resource found, and one Describe per
+running job of the cohort (job listings leave out the instance type, which bills).
 
 Kinds use the portal's names (``bucket``, ``notebook``, ``training_job``, ``model``,
 ``transform_job``). Finished training and transform jobs stay in SageMaker's history for
@@ -16,7 +17,7 @@ Like the rest of `labs.cloud`, nothing here imports Django.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -33,6 +34,13 @@ __all__ = [
 
 # SageMaker statuses in which a job still runs (and bills).
 RUNNING_JOB_STATUSES = frozenset({"InProgress", "Stopping"})
+# Statuses in which an item's instance runs (or is being started), by kind: a stopped
+# notebook instance keeps only its storage.
+INSTANCE_RUNNING_STATUSES = {
+    "notebook": frozenset({"Pending", "InService", "Updating", "Stopping"}),
+    "training_job": RUNNING_JOB_STATUSES,
+    "transform_job": RUNNING_JOB_STATUSES,
+}
 
 # What `item_remove` reports.
 GONE = "gone"  # nothing left to do: deleted, or it was not there
@@ -49,6 +57,13 @@ class CloudItem:
     live: bool
     arn: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)
+    instance_type: str = ""  # notebook instances and running jobs
+
+    @property
+    def runs_instance(self) -> bool:
+        """Whether an instance of ``instance_type`` runs for it now, billed by the hour."""
+        running = INSTANCE_RUNNING_STATUSES.get(self.kind, frozenset())
+        return bool(self.instance_type) and self.status in running
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -65,6 +80,7 @@ class CloudItem:
             live=bool(data.get("live", True)),
             arn=str(data.get("arn", "")),
             tags=dict(data.get("tags") or {}),
+            instance_type=str(data.get("instance_type", "")),
         )
 
 
@@ -104,25 +120,53 @@ def _region_items(
     connection: CloudConnection, region: str, match: Mapping[str, str]
 ) -> list[CloudItem]:
     sm = client(connection, "sagemaker", region)
-    candidates: list[tuple[str, str, str, str, bool]] = []
+    candidates: list[CloudItem] = []
     for summary in sagemaker.notebook_list(sm):
-        candidates.append(("notebook", summary.name, summary.status, summary.arn, True))
+        candidates.append(
+            CloudItem(
+                "notebook",
+                region,
+                summary.name,
+                summary.status,
+                True,
+                summary.arn,
+                instance_type=summary.instance_type,
+            )
+        )
     for summary in sagemaker.training_job_list(sm):
         live = summary.status in RUNNING_JOB_STATUSES
-        candidates.append(("training_job", summary.name, summary.status, summary.arn, live))
+        candidates.append(
+            CloudItem("training_job", region, summary.name, summary.status, live, summary.arn)
+        )
     for summary in sagemaker.transform_job_list(sm):
         live = summary.status in RUNNING_JOB_STATUSES
-        candidates.append(("transform_job", summary.name, summary.status, summary.arn, live))
+        candidates.append(
+            CloudItem("transform_job", region, summary.name, summary.status, live, summary.arn)
+        )
     for name, arn in _models(sm):
-        candidates.append(("model", name, "Created", arn, True))
+        candidates.append(CloudItem("model", region, name, "Created", True, arn))
     items = []
-    for kind, name, status, arn, live in candidates:
-        if not arn:
+    for item in candidates:
+        if not item.arn:
             continue
-        tags = _sagemaker_tags(sm, arn)
+        tags = _sagemaker_tags(sm, item.arn)
         if tags is not None and _matches(tags, match):
-            items.append(CloudItem(kind, region, name, status, live, arn, tags))
+            items.append(_with_instance_type(sm, replace(item, tags=tags)))
     return items
+
+
+def _with_instance_type(sm: Any, item: CloudItem) -> CloudItem:
+    """A running job's instance type, which job listings leave out: one Describe each,
+    only for the cohort's running jobs (what may bill)."""
+    if item.instance_type or item.kind not in ("training_job", "transform_job") or not item.live:
+        return item
+    describe = (
+        sagemaker.training_job_describe
+        if item.kind == "training_job"
+        else sagemaker.transform_job_describe
+    )
+    job = describe(sm, name=item.name)
+    return replace(item, instance_type=job.instance_type) if job is not None else item
 
 
 def _bucket_items(

@@ -98,6 +98,7 @@ class JobSummary:
     last_modified: datetime | None
     arn: str = ""
     created_at: datetime | None = None
+    instance_type: str = ""  # listed for notebook instances; job summaries have none
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,7 @@ def _summaries(
                         last_modified=_utc(item.get("LastModifiedTime")),
                         arn=item.get(arn_key, ""),
                         created_at=_utc(item.get("CreationTime")),
+                        instance_type=item.get("InstanceType", ""),
                     )
                 )
     return found

@@ -5,6 +5,8 @@ besides the sentences it adds to each resource's own timeline. Sweeps and teardo
 store what they found in the cloud, so the page can show it and offer to delete it.
 """
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 
@@ -80,6 +82,10 @@ class CohortOperation(models.Model):
         return [item for item in self.found if item.get("live", True)]
 
     @property
+    def found_hourly_usd(self) -> Decimal:
+        return found_hourly_usd(self.found)
+
+    @property
     def can_delete_found(self) -> bool:
         return (
             self.kind in (self.Kind.SWEEP, self.Kind.TEARDOWN, self.Kind.TEARDOWN_LEARNER)
@@ -87,3 +93,9 @@ class CohortOperation(models.Model):
             and self.deletion_requested_at is None
             and bool(self.live_found)
         )
+
+
+def found_hourly_usd(found: list[dict]) -> Decimal:
+    """What the instances a listing found running cost per hour together, as estimated
+    when it listed them (rows stored before estimates were kept add nothing)."""
+    return sum((Decimal(row["hourly_usd"]) for row in found if row.get("hourly_usd")), Decimal(0))

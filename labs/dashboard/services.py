@@ -17,9 +17,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from labs import drivers
-from labs.cloud import inventory
+from labs.cloud import inventory, pricing
 from labs.cloud.errors import CloudError
-from labs.dashboard.models import CohortOperation
+from labs.dashboard.models import CohortOperation, found_hourly_usd
 from labs.models import CloudResource, LabSettings
 from labs.services.events import resource_transition
 from labs.services.expiry import EXPIRING_STATES, GRACE, resource_extend
@@ -204,8 +204,9 @@ def _learner_id(tags: dict) -> int | None:
 
 def _found(items, cohort: Cohort) -> list[dict]:
     """What a listing found, each with its learner's username when they are in this
-    cohort (the tag holds their id; a tag naming anyone else says nothing about them)."""
-    rows = [item.as_dict() for item in items]
+    cohort (the tag holds their id; a tag naming anyone else says nothing about them) and
+    what it costs, as of the listing."""
+    rows = [{**item.as_dict(), **_costs(item)} for item in items]
     learners = [_learner_id(row["tags"]) for row in rows]
     names = dict(
         Enrolment.objects.filter(
@@ -215,6 +216,25 @@ def _found(items, cohort: Cohort) -> list[dict]:
     for row, learner in zip(rows, learners, strict=True):
         row["learner_name"] = names.get(learner, "not in this cohort") if learner else ""
     return rows
+
+
+def _costs(item: inventory.CloudItem) -> dict[str, str]:
+    """``costs``, a few words for the table, and ``hourly_usd`` (a decimal string, "" when
+    no instance runs or its type has no price in the portal's table)."""
+    if item.runs_instance:
+        try:
+            hourly = pricing.hourly_price(item.instance_type, item.region)
+        except ValueError:
+            return {"costs": f"{item.instance_type}, price unknown", "hourly_usd": ""}
+        costs = f"{item.instance_type}, about {pricing.format_usd(hourly)}/hour"
+        return {"costs": costs, "hourly_usd": str(hourly)}
+    if item.kind == "bucket":
+        costs = "its storage"
+    elif item.kind == "notebook":
+        costs = f"{item.instance_type or 'its instance'} is not running: its storage"
+    else:
+        costs = "nothing"
+    return {"costs": costs, "hourly_usd": ""}
 
 
 def _match(operation: CohortOperation) -> dict[str, str]:
@@ -260,12 +280,13 @@ def cohort_teardown_check(*, operation_id: int) -> bool:
         return False
     live = [i for i in items if i.live]
     history = len(items) - len(live)
+    found = _found(items, operation.cohort)
     whose = f"{operation.learner.username}'s resources" if operation.learner else "the cohort"
     where = f"{len(regions)} region{'s' if len(regions) != 1 else ''} ({', '.join(regions)})"
     if live:
         summary = (
             f"Checked {where}: {len(live)} resource{'s' if len(live) != 1 else ''} of "
-            f"{whose} still in the cloud."
+            f"{whose} still in the cloud{_running_cost(found)}."
         )
     else:
         summary = f"Checked {where}: nothing of {whose} is left in the cloud."
@@ -282,7 +303,7 @@ def cohort_teardown_check(*, operation_id: int) -> bool:
         operation,
         state=Op.State.DONE,
         regions=regions,
-        found=_found(items, operation.cohort),
+        found=found,
         summary=summary,
     )
     return False
@@ -441,17 +462,23 @@ def cohort_sweep_run(*, operation_id: int) -> CohortOperation | None:
         return _finish(operation, state=Op.State.FAILED, summary=f"Failed: {error.message}")
     known = _known_names(cohort)
     unknown = [i for i in items if i.live and (i.region, i.kind, i.name) not in known]
+    found = _found(unknown, operation.cohort)
     where = f"{len(regions)} region{'s' if len(regions) != 1 else ''} ({', '.join(regions)})"
     if unknown:
         summary = (
             f"Listed {where}: {len(unknown)} resource{'s' if len(unknown) != 1 else ''} "
-            "tagged for the cohort that the portal does not know."
+            f"tagged for the cohort that the portal does not know{_running_cost(found)}."
         )
     else:
         summary = f"Listed {where}: every resource tagged for the cohort is known."
-    return _finish(
-        operation, regions=regions, found=_found(unknown, operation.cohort), summary=summary
-    )
+    return _finish(operation, regions=regions, found=found, summary=summary)
+
+
+def _running_cost(found: list[dict]) -> str:
+    hourly = found_hourly_usd(found)
+    if not hourly:
+        return ""
+    return f"; what runs of them costs about {pricing.format_usd(hourly)}/hour"
 
 
 _ALREADY_SENT_FOR_DELETION = (

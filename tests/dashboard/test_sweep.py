@@ -3,14 +3,16 @@ functions called directly; the end-to-end test goes through a worker)."""
 
 import time
 
+import numpy as np
 import pytest
 
-from labs.cloud import images, inventory
+from labs.cloud import images, inventory, pricing
 from labs.cloud import sagemaker as sm_api
 from labs.dashboard import services, tasks
 from labs.dashboard.models import CohortOperation
 from tests.dashboard.cloudlist import cohort_live_items
 from tests.dashboard.conftest import make_resource
+from tests.localcloud.support import classification_data, to_csv, training_request, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -55,6 +57,24 @@ def _model(localcloud, lab_settings, region, name, tags):
     )
 
 
+def _long_training_job(localcloud, region, name, tags):
+    """A job that trains until it is stopped, reading a bucket nobody tagged."""
+    s3 = localcloud.client("s3", region)
+    data_bucket = f"untagged-{name}"
+    s3.create_bucket(Bucket=data_bucket)
+    x, y = classification_data(rows=500)
+    s3.put_object(Bucket=data_bucket, Key="train/train.csv", Body=to_csv(np.column_stack([y, x])))
+    request = training_request(
+        name, data_bucket, region, {"num_round": "100000"}, instance_type="ml.m5.xlarge"
+    )
+    sm = localcloud.client("sagemaker", region)
+    sm.create_training_job(**request, Tags=tags)
+    wait_for(
+        lambda: sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"],
+        lambda status: status == "Training",
+    )
+
+
 def _run_until_done(step, operation_id, timeout=60.0):
     deadline = time.monotonic() + timeout
     while step(operation_id=operation_id):
@@ -80,29 +100,47 @@ def test_sweep_finds_only_the_cohorts_resources_unknown_to_the_portal_and_delete
         cloud_name=f"known-{slug}",
     )
     _bucket(localcloud, "us-east-1", f"theirs-{slug}", _tags(other_cohort, 9, "storage"))
+    _long_training_job(localcloud, "us-east-1", f"job-orphan-{slug}", _tags(cohort, 8, "training"))
 
     # when
     sweep = services.cohort_sweep_request(cohort=cohort, actor=instructor)
     tasks.cohort_sweep_task(sweep.pk)
     tasks.cohort_sweep_task(sweep.pk)  # a second run (a redelivered message) is harmless
 
-    # then
+    # then: each with what it costs (a job's instance type is not in its listing)
     sweep.refresh_from_db()
     assert sweep.state == "done"
-    found = sorted((i["region"], i["kind"], i["name"]) for i in sweep.found)
+    notebook_hourly = pricing.hourly_price("ml.t3.medium", "eu-west-1")
+    job_hourly = pricing.hourly_price("ml.m5.xlarge", "us-east-1")
+    found = sorted((i["region"], i["kind"], i["name"], i["costs"]) for i in sweep.found)
     assert found == [
-        ("eu-west-1", "notebook", f"nb-orphan-{slug}"),
-        ("us-east-1", "bucket", f"orphan-{slug}"),
-        ("us-east-1", "model", f"model-orphan-{slug}"),
+        (
+            "eu-west-1",
+            "notebook",
+            f"nb-orphan-{slug}",
+            f"ml.t3.medium, about {pricing.format_usd(notebook_hourly)}/hour",
+        ),
+        ("us-east-1", "bucket", f"orphan-{slug}", "its storage"),
+        ("us-east-1", "model", f"model-orphan-{slug}", "nothing"),
+        (
+            "us-east-1",
+            "training_job",
+            f"job-orphan-{slug}",
+            f"ml.m5.xlarge, about {pricing.format_usd(job_hourly)}/hour",
+        ),
     ]
-    assert "3 resources tagged for the cohort that the portal does not know" in sweep.summary
+    assert sweep.summary.endswith(
+        "4 resources tagged for the cohort that the portal does not know; what runs of them "
+        f"costs about {pricing.format_usd(notebook_hourly + job_hourly)}/hour."
+    )
 
-    # and deleting them removes them from the cloud, the known bucket stays
+    # and deleting them removes them from the cloud (the job is stopped and stays in
+    # SageMaker's history), the known bucket stays
     deletion = services.cohort_sweep_delete_request(source=sweep, actor=instructor)
     _run_until_done(services.cohort_sweep_delete_run, deletion.pk)
     deletion.refresh_from_db()
     assert deletion.state == "done", deletion.summary
-    assert deletion.resources_touched == 3
+    assert deletion.resources_touched == 4
     left = cohort_live_items(localcloud, ["us-east-1", "eu-west-1"], slug)
     assert left == [("s3", "bucket", f"known-{slug}", "Available")]
     assert not services.cohort_sweep_delete_run(operation_id=deletion.pk)  # runs twice

@@ -510,6 +510,35 @@ def test_what_a_sweep_found_is_an_alert_until_it_is_sent_for_deletion(
     assert unknown_alert() is None
 
 
+def test_what_a_sweep_found_running_says_what_it_costs_per_hour(
+    instructor_client, cohort, instructor, lab_settings
+):
+    notebook = {"kind": "notebook", "region": "eu-west-1", "name": "nb-stray",
+                "status": "InService", "live": True, "arn": "", "tags": {},
+                "instance_type": "ml.g4dn.xlarge", "hourly_usd": "0.8250",
+                "costs": "ml.g4dn.xlarge, about $0.83/hour"}  # fmt: skip
+    bucket = {"kind": "bucket", "region": "eu-west-1", "name": "stray-bucket",
+              "status": "Available", "live": True, "arn": "", "tags": {},
+              "instance_type": "", "hourly_usd": "", "costs": "its storage"}  # fmt: skip
+    sweep = CohortOperation.objects.create(
+        cohort=cohort, kind="sweep", state="done", found=[notebook, bucket]
+    )
+
+    alerts = _page(instructor_client, cohort).context["dashboard"].alerts
+    alert = next(a for a in alerts if a.kind == "unknown")
+    card = instructor_client.get(f"/dashboard/{cohort.pk}/operations/{sweep.pk}/", **HTMX)
+
+    assert ", running at about $0.83/hour: delete them" in alert.title
+    assert alert.items == [
+        "notebook nb-stray in eu-west-1 (InService; ml.g4dn.xlarge, about $0.83/hour)",
+        "bucket stray-bucket in eu-west-1 (Available)",
+    ]
+    html = card.content.decode()
+    assert '<th scope="col">Costs</th>' in html
+    assert "<td>ml.g4dn.xlarge, about $0.83/hour</td>" in html
+    assert "<td>its storage</td>" in html
+
+
 def test_operation_status_stops_polling_once_done(instructor_client, cohort, instructor):
     operation = CohortOperation.objects.create(
         cohort=cohort, kind="sweep", state="done", summary="Listed 5 regions: all known."
