@@ -478,7 +478,7 @@ def _running_cost(found: list[dict]) -> str:
     hourly = found_hourly_usd(found)
     if not hourly:
         return ""
-    return f"; what runs of them costs about {pricing.format_usd(hourly)}/hour"
+    return f"; those running cost about {pricing.format_usd(hourly)}/hour together"
 
 
 _ALREADY_SENT_FOR_DELETION = (

@@ -130,8 +130,8 @@ def test_sweep_finds_only_the_cohorts_resources_unknown_to_the_portal_and_delete
         ),
     ]
     assert sweep.summary.endswith(
-        "4 resources tagged for the cohort that the portal does not know; what runs of them "
-        f"costs about {pricing.format_usd(notebook_hourly + job_hourly)}/hour."
+        "4 resources tagged for the cohort that the portal does not know; those running "
+        f"cost about {pricing.format_usd(notebook_hourly + job_hourly)}/hour together."
     )
 
     # and deleting them removes them from the cloud (the job is stopped and stays in
