@@ -39,7 +39,8 @@ class _SavedBucket:
     by object id."""
 
     info: bytes = b""
-    objects: dict[str, tuple[str, str, dict[str, str]]] = field(default_factory=dict)
+    # None: its files may not hold its current version.
+    objects: dict[str, tuple[str, str, dict[str, str]] | None] = field(default_factory=dict)
     listed: bool = False  # whether its folder was looked through for stray files
 
 
@@ -106,6 +107,9 @@ class S3Store:
                 self._sync()
             except Exception:
                 logger.exception("could not save S3 to %s", self.root)
+                # What the files hold is no longer known (a sync stopped halfway): the
+                # next one rewrites every object and looks through every folder.
+                self._saved, self._walked = {}, False
 
     def _sync(self) -> None:
         previous, self._saved = self._saved, {}
@@ -128,18 +132,28 @@ class S3Store:
     ) -> None:
         objects_dir = bucket_dir / "objects"
         info = json.dumps({"region": bucket.region}).encode()
-        if saved.info != info:
+        if saved.info != info or not saved.listed:
             objects_dir.mkdir(parents=True, exist_ok=True)
+        if saved.info != info:
             _write_atomic(bucket_dir / "bucket.json", info)
             saved.info = info
-        kept: dict[str, tuple[str, str, dict[str, str]]] = {}
+        kept: dict[str, tuple[str, str, dict[str, str]] | None] = {}
         for key, etag, metadata, read in bucket.objects():
             object_id = _object_id(key)
+            if saved.objects.get(object_id) == (key, etag, metadata):
+                kept[object_id] = saved.objects[object_id]
+                continue
+            kept[object_id] = None  # Until both files are written.
+            try:
+                data = read()
+            except ValueError:
+                # moto closed it: overwritten or deleted while this sync ran. The change
+                # that did it asks for another sync; the files written before stay.
+                continue
+            meta = {"key": key, "etag": etag, "metadata": metadata}
+            _write_atomic(objects_dir / f"{object_id}.data", data)
+            _write_atomic(objects_dir / f"{object_id}.json", json.dumps(meta).encode())
             kept[object_id] = (key, etag, metadata)
-            if saved.objects.get(object_id) != kept[object_id]:
-                meta = {"key": key, "etag": etag, "metadata": metadata}
-                _write_atomic(objects_dir / f"{object_id}.data", read())
-                _write_atomic(objects_dir / f"{object_id}.json", json.dumps(meta).encode())
         if not saved.listed or saved.objects.keys() - kept.keys():
             for path in objects_dir.iterdir():
                 if path.name.split(".")[0] not in kept:

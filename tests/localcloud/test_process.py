@@ -76,11 +76,15 @@ def _saved_keys(data_dir, bucket) -> set[str]:
     return {json.loads(p.read_text())["key"] for f in folders for p in f.glob("*.json")}
 
 
-def _wait_until_saved(data_dir, bucket, keys: set[str]) -> None:
+def _wait_until(condition, what: str) -> None:
     deadline = time.monotonic() + 10
-    while _saved_keys(data_dir, bucket) != keys:
-        assert time.monotonic() < deadline, f"{bucket} on disk: {_saved_keys(data_dir, bucket)}"
+    while not condition():
+        assert time.monotonic() < deadline, what
         time.sleep(0.1)
+
+
+def _wait_until_saved(data_dir, bucket, keys: set[str]) -> None:
+    _wait_until(lambda: _saved_keys(data_dir, bucket) == keys, f"{bucket} on disk: {keys}?")
 
 
 def test_restart_keeps_objects_and_buckets_deleted_and_made_again(tmp_path):
@@ -99,7 +103,7 @@ def test_restart_keeps_objects_and_buckets_deleted_and_made_again(tmp_path):
         s3.delete_object(Bucket=again, Key="data.csv")
         s3.delete_bucket(Bucket=again)
         _wait_until_saved(data_dir, bucket, {"other.txt"})
-        _wait_until_saved(data_dir, again, set())
+        _wait_until(lambda: not list((data_dir / "s3").glob(f"*/{again}")), "bucket folder gone")
         s3.put_object(Bucket=bucket, Key="same.txt", Body=b"same bytes")
         make_bucket(s3, "us-east-1", name=again)
         s3.put_object(Bucket=again, Key="data.csv", Body=b"1,2")
@@ -120,7 +124,7 @@ def test_restart_keeps_objects_and_buckets_deleted_and_made_again(tmp_path):
         assert listed == {"same.txt", "other.txt"}
         s3.put_object(Bucket=bucket, Key="after-restart.txt", Body=b"new")
         _wait_until_saved(data_dir, bucket, {"same.txt", "other.txt", "after-restart.txt"})
-        assert not stray.exists()
+        _wait_until(lambda: not stray.exists(), "the stray file removed")
     finally:
         cloud.stop()
 
