@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 
 from labs.cloud import sagemaker, storage
 from labs.cloud.connection import CloudConnection, client
-from labs.cloud.errors import is_not_found, translate, translating
+from labs.cloud.errors import CloudError, is_not_found, translate, translating
 
 __all__ = [
     "CloudItem",
@@ -58,6 +58,7 @@ class CloudItem:
     arn: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)
     instance_type: str = ""  # notebook instances and running jobs
+    instance_count: int = 1
 
     @property
     def runs_instance(self) -> bool:
@@ -80,7 +81,8 @@ class CloudItem:
             live=bool(data.get("live", True)),
             arn=str(data.get("arn", "")),
             tags=dict(data.get("tags") or {}),
-            instance_type=str(data.get("instance_type", "")),
+            instance_type=str(data.get("instance_type") or ""),
+            instance_count=int(data.get("instance_count") or 1),
         )
 
 
@@ -156,8 +158,9 @@ def _region_items(
 
 
 def _with_instance_type(sm: Any, item: CloudItem) -> CloudItem:
-    """A running job's instance type, which job listings leave out: one Describe each,
-    only for the cohort's running jobs (what may bill)."""
+    """A running job's instance type and count, which job listings leave out: one
+    Describe each, only for the cohort's running jobs (what may bill). A refused Describe
+    leaves them unknown rather than failing the listing."""
     if item.instance_type or item.kind not in ("training_job", "transform_job") or not item.live:
         return item
     describe = (
@@ -165,8 +168,15 @@ def _with_instance_type(sm: Any, item: CloudItem) -> CloudItem:
         if item.kind == "training_job"
         else sagemaker.transform_job_describe
     )
-    job = describe(sm, name=item.name)
-    return replace(item, instance_type=job.instance_type) if job is not None else item
+    try:
+        job = describe(sm, name=item.name)
+    except CloudError as error:
+        if error.retryable:
+            raise
+        return item
+    if job is None:
+        return item
+    return replace(item, instance_type=job.instance_type, instance_count=job.instance_count)
 
 
 def _bucket_items(

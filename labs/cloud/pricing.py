@@ -27,6 +27,7 @@ __all__ = [
     "REGION_MULTIPLIERS",
     "InstanceType",
     "estimated_cost",
+    "format_hourly",
     "format_usd",
     "hourly_price",
     "instance_type",
@@ -203,3 +204,8 @@ def format_usd(amount: Decimal) -> str:
     if Decimal(0) < amount < Decimal("0.005"):
         return "<$0.01"
     return f"${amount.quantize(CENTS, rounding=ROUND_HALF_UP):,.2f}"
+
+
+def format_hourly(amount: Decimal) -> str:
+    """ "about $0.23/hour": an estimate, never a bill."""
+    return f"about {format_usd(amount)}/hour"

@@ -130,6 +130,7 @@ class TrainingJob:
     hyperparameters: dict[str, str] = field(default_factory=dict)
     last_modified: datetime | None = None
     created_at: datetime | None = None
+    instance_count: int = 1
 
     @property
     def is_terminal(self) -> bool:
@@ -149,6 +150,7 @@ class TransformJob:
     input_path: str = ""
     instance_type: str = ""
     created_at: datetime | None = None
+    instance_count: int = 1
 
     @property
     def is_terminal(self) -> bool:
@@ -462,6 +464,7 @@ def _training_job(answer: Mapping[str, Any]) -> TrainingJob:
         hyperparameters=dict(answer.get("HyperParameters") or {}),
         last_modified=_utc(answer.get("LastModifiedTime")),
         created_at=_utc(answer.get("CreationTime")),
+        instance_count=int((answer.get("ResourceConfig") or {}).get("InstanceCount") or 1),
     )
 
 
@@ -762,6 +765,7 @@ def _transform_job(answer: Mapping[str, Any]) -> TransformJob:
         input_path=source.get("S3Uri", ""),
         instance_type=(answer.get("TransformResources") or {}).get("InstanceType", ""),
         created_at=_utc(answer.get("CreationTime")),
+        instance_count=int((answer.get("TransformResources") or {}).get("InstanceCount") or 1),
     )
 
 

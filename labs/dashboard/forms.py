@@ -31,7 +31,7 @@ def _region_choices():
 
 def _instance_choices():
     return [
-        (name, f"{it.label} · about {pricing.format_usd(it.hourly_usd)}/hour")
+        (name, f"{it.label} · {pricing.format_hourly(it.hourly_usd)}")
         for name, it in pricing.INSTANCE_TYPES.items()
     ]
 

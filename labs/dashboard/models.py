@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 
+from labs.cloud.pricing import format_hourly
 from portal.models import Cohort
 
 
@@ -82,8 +83,8 @@ class CohortOperation(models.Model):
         return [item for item in self.found if item.get("live", True)]
 
     @property
-    def found_hourly_usd(self) -> Decimal:
-        return found_hourly_usd(self.found)
+    def found_running_cost(self) -> str:
+        return found_running_cost(self.found)
 
     @property
     def can_delete_found(self) -> bool:
@@ -95,7 +96,16 @@ class CohortOperation(models.Model):
         )
 
 
-def found_hourly_usd(found: list[dict]) -> Decimal:
-    """What the instances a listing found running cost per hour together, as estimated
-    when it listed them (rows stored before estimates were kept add nothing)."""
-    return sum((Decimal(row["hourly_usd"]) for row in found if row.get("hourly_usd")), Decimal(0))
+def found_running_cost(found: list[dict]) -> str:
+    """ "; those running cost about $1.20/hour together" (and how many of them have no
+    price), as estimated when it was listed; "" when nothing found runs. Rows stored
+    before estimates were kept count as not running."""
+    running = [row for row in found if row.get("runs_instance")]
+    unpriced = sum(1 for row in running if not row.get("hourly_usd"))
+    if not running:
+        return ""
+    if unpriced == len(running):
+        return f"; {len(running)} running, of unknown price"
+    hourly = sum((Decimal(row["hourly_usd"]) for row in running if row["hourly_usd"]), Decimal(0))
+    also = f", {unpriced} more of unknown price" if unpriced else ""
+    return f"; those running cost {format_hourly(hourly)} together{also}"

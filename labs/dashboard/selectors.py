@@ -494,10 +494,6 @@ def _who(r: ResourceRow) -> str:
     return f"{r.owner_name}: {kind_in_sentence(r.kind)} {r.cloud_name} ({r.region})"
 
 
-def _about_hourly(hourly: Decimal) -> str:
-    return f", running at about {pricing.format_usd(hourly)}/hour" if hourly else ""
-
-
 def _unknown_alert(cohort_id: int) -> Alert | None:
     """What the newest sweep found in the cloud that the portal did not make, while
     nobody has sent it for deletion: it may bill, and no row shows it."""
@@ -516,10 +512,10 @@ def _unknown_alert(cohort_id: int) -> Alert | None:
         "unknown",
         "bad",
         f"Found by the sweep of {timezone.localtime(sweep.created_at):%H:%M}, unknown to "
-        f"the portal{_about_hourly(sweep.found_hourly_usd)}: delete them under Recent actions",
+        f"the portal{sweep.found_running_cost}: delete them under Recent actions",
         [
             f"{i['kind']} {i['name']} in {i['region']} ({i['status']}"
-            + (f"; {i['costs']})" if i.get("hourly_usd") else ")")
+            + (f"; {i['costs']})" if i.get("costs") else ")")
             for i in sweep.live_found
         ],
     )

@@ -19,7 +19,7 @@ from django.utils import timezone
 from labs import drivers
 from labs.cloud import inventory, pricing
 from labs.cloud.errors import CloudError
-from labs.dashboard.models import CohortOperation, found_hourly_usd
+from labs.dashboard.models import CohortOperation, found_running_cost
 from labs.models import CloudResource, LabSettings
 from labs.services.events import resource_transition
 from labs.services.expiry import EXPIRING_STATES, GRACE, resource_extend
@@ -218,23 +218,29 @@ def _found(items, cohort: Cohort) -> list[dict]:
     return rows
 
 
-def _costs(item: inventory.CloudItem) -> dict[str, str]:
-    """``costs``, a few words for the table, and ``hourly_usd`` (a decimal string, "" when
-    no instance runs or its type has no price in the portal's table)."""
+def _costs(item: inventory.CloudItem) -> dict:
+    """``costs``, a few words for the table; ``runs_instance``; ``hourly_usd``, a decimal
+    string ("" when nothing runs, or its type has no price in the portal's table)."""
     if item.runs_instance:
+        count = f"{item.instance_count} × " if item.instance_count > 1 else ""
         try:
-            hourly = pricing.hourly_price(item.instance_type, item.region)
+            hourly = pricing.hourly_price(item.instance_type, item.region) * item.instance_count
         except ValueError:
-            return {"costs": f"{item.instance_type}, price unknown", "hourly_usd": ""}
-        costs = f"{item.instance_type}, about {pricing.format_usd(hourly)}/hour"
-        return {"costs": costs, "hourly_usd": str(hourly)}
+            costs = f"{count}{item.instance_type}, price unknown"
+            return {"costs": costs, "runs_instance": True, "hourly_usd": ""}
+        costs = f"{count}{item.instance_type}, {pricing.format_hourly(hourly)}"
+        return {"costs": costs, "runs_instance": True, "hourly_usd": str(hourly)}
     if item.kind == "bucket":
         costs = "its storage"
     elif item.kind == "notebook":
         costs = f"{item.instance_type or 'its instance'} is not running: its storage"
+    elif item.live and item.kind != "model":
+        # A running job whose Describe was refused.
+        costs = "running, instance type unknown"
+        return {"costs": costs, "runs_instance": True, "hourly_usd": ""}
     else:
         costs = "nothing"
-    return {"costs": costs, "hourly_usd": ""}
+    return {"costs": costs, "runs_instance": False, "hourly_usd": ""}
 
 
 def _match(operation: CohortOperation) -> dict[str, str]:
@@ -286,7 +292,7 @@ def cohort_teardown_check(*, operation_id: int) -> bool:
     if live:
         summary = (
             f"Checked {where}: {len(live)} resource{'s' if len(live) != 1 else ''} of "
-            f"{whose} still in the cloud{_running_cost(found)}."
+            f"{whose} still in the cloud{found_running_cost(found)}."
         )
     else:
         summary = f"Checked {where}: nothing of {whose} is left in the cloud."
@@ -467,18 +473,11 @@ def cohort_sweep_run(*, operation_id: int) -> CohortOperation | None:
     if unknown:
         summary = (
             f"Listed {where}: {len(unknown)} resource{'s' if len(unknown) != 1 else ''} "
-            f"tagged for the cohort that the portal does not know{_running_cost(found)}."
+            f"tagged for the cohort that the portal does not know{found_running_cost(found)}."
         )
     else:
         summary = f"Listed {where}: every resource tagged for the cohort is known."
     return _finish(operation, regions=regions, found=found, summary=summary)
-
-
-def _running_cost(found: list[dict]) -> str:
-    hourly = found_hourly_usd(found)
-    if not hourly:
-        return ""
-    return f"; those running cost about {pricing.format_usd(hourly)}/hour together"
 
 
 _ALREADY_SENT_FOR_DELETION = (

@@ -203,3 +203,25 @@ def test_found_items_name_only_the_cohorts_own_learners(cohort, learner, other_l
         "",
         "",
     ]
+
+
+def test_a_found_jobs_cost_counts_its_instances_and_a_missing_type_is_no_price():
+    job = inventory.CloudItem(
+        "training_job", "us-east-1", "job", "InProgress", True, "arn:job",
+        instance_type="ml.m5.xlarge", instance_count=2,
+    )  # fmt: skip
+    untyped = inventory.CloudItem.from_dict({**job.as_dict(), "instance_type": None})
+
+    costs = services._costs(job)
+    untyped_costs = services._costs(untyped)
+
+    hourly = pricing.hourly_price("ml.m5.xlarge", "us-east-1") * 2
+    assert costs["costs"] == f"2 × ml.m5.xlarge, {pricing.format_hourly(hourly)}"
+    assert costs["hourly_usd"] == str(hourly)
+    assert inventory.CloudItem.from_dict(job.as_dict()) == job
+    assert untyped.instance_type == "" and not untyped.runs_instance
+    assert untyped_costs == {
+        "costs": "running, instance type unknown",
+        "runs_instance": True,
+        "hourly_usd": "",
+    }

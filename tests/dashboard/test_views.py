@@ -513,30 +513,40 @@ def test_what_a_sweep_found_is_an_alert_until_it_is_sent_for_deletion(
 def test_what_a_sweep_found_running_says_what_it_costs_per_hour(
     instructor_client, cohort, instructor, lab_settings
 ):
-    notebook = {"kind": "notebook", "region": "eu-west-1", "name": "nb-stray",
-                "status": "InService", "live": True, "arn": "", "tags": {},
-                "instance_type": "ml.g4dn.xlarge", "hourly_usd": "0.8250",
-                "costs": "ml.g4dn.xlarge, about $0.83/hour"}  # fmt: skip
-    bucket = {"kind": "bucket", "region": "eu-west-1", "name": "stray-bucket",
-              "status": "Available", "live": True, "arn": "", "tags": {},
-              "instance_type": "", "hourly_usd": "", "costs": "its storage"}  # fmt: skip
+    row = {"region": "eu-west-1", "live": True, "arn": "", "tags": {}}
+    notebook = {**row, "kind": "notebook", "name": "nb-stray", "status": "InService",
+                "instance_type": "ml.g4dn.xlarge", "runs_instance": True,
+                "hourly_usd": "0.8250", "costs": "ml.g4dn.xlarge, about $0.83/hour"}  # fmt: skip
+    unpriced = {**row, "kind": "training_job", "name": "job-stray", "status": "InProgress",
+                "instance_type": "ml.x9.huge", "runs_instance": True, "hourly_usd": "",
+                "costs": "ml.x9.huge, price unknown"}  # fmt: skip
+    bucket = {**row, "kind": "bucket", "name": "stray-bucket", "status": "Available",
+              "runs_instance": False, "hourly_usd": "", "costs": "its storage"}  # fmt: skip
+    # Stored before sweeps kept estimates: no costs at all.
+    older = {**row, "kind": "notebook", "name": "nb-older", "status": "InService"}
     sweep = CohortOperation.objects.create(
-        cohort=cohort, kind="sweep", state="done", found=[notebook, bucket]
+        cohort=cohort, kind="sweep", state="done", found=[notebook, unpriced, bucket, older]
     )
 
     alerts = _page(instructor_client, cohort).context["dashboard"].alerts
     alert = next(a for a in alerts if a.kind == "unknown")
     card = instructor_client.get(f"/dashboard/{cohort.pk}/operations/{sweep.pk}/", **HTMX)
 
-    assert ", running at about $0.83/hour: delete them" in alert.title
+    assert (
+        "unknown to the portal; those running cost about $0.83/hour together, 1 more of "
+        "unknown price: delete them" in alert.title
+    )
     assert alert.items == [
         "notebook nb-stray in eu-west-1 (InService; ml.g4dn.xlarge, about $0.83/hour)",
-        "bucket stray-bucket in eu-west-1 (Available)",
+        "training_job job-stray in eu-west-1 (InProgress; ml.x9.huge, price unknown)",
+        "bucket stray-bucket in eu-west-1 (Available; its storage)",
+        "notebook nb-older in eu-west-1 (InService)",
     ]
     html = card.content.decode()
     assert '<th scope="col">Costs</th>' in html
     assert "<td>ml.g4dn.xlarge, about $0.83/hour</td>" in html
     assert "<td>its storage</td>" in html
+    assert "<td>—</td>" in html  # the older row
 
 
 def test_operation_status_stops_polling_once_done(instructor_client, cohort, instructor):
