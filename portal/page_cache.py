@@ -85,10 +85,15 @@ class KeptPage:
     session: tuple  # The session's items, sorted.
 
 
+def sorted_session_items(session) -> tuple:
+    """A session's items as a kept page's note holds them, and the shortcut compares them."""
+    return tuple(sorted(session.items()))
+
+
 def _plain_items(session) -> tuple | None:
     """The session's items, sorted, when they are all plain values (what a login, a
     region or a message puts there); None otherwise."""
-    items = tuple(sorted(session.items()))
+    items = sorted_session_items(session)
     plain = (str, int, float, bool, type(None))
     return items if all(type(value) in plain for _, value in items) else None
 

@@ -33,7 +33,13 @@ from django.utils.crypto import salted_hmac
 
 from portal.csrf_tokens import mask_secret, well_formed_secret
 from portal.near_cache import note_request_finished, note_request_started
-from portal.page_cache import PAGE_CACHE_SECONDS, kept_parts, page_generations, user_generation
+from portal.page_cache import (
+    PAGE_CACHE_SECONDS,
+    kept_parts,
+    page_generations,
+    sorted_session_items,
+    user_generation,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +150,7 @@ class PageShortcut:
         session = caches[settings.SESSION_CACHE_ALIAS].get(self._session_prefix + session_key)
         if session is None:
             return None, None
-        session_items = tuple(sorted(session.items()))
+        session_items = sorted_session_items(session)
         found = cache.get(pass_key)
         if found is not None:
             (user_id, shared, path, generations, pass_session), headers = found
