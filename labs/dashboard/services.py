@@ -234,7 +234,7 @@ def _costs(item: inventory.CloudItem) -> dict:
         costs = "its storage"
     elif item.kind == "notebook":
         costs = f"{item.instance_type or 'its instance'} is not running: its storage"
-    elif item.live and item.kind != "model":
+    elif item.kind in ("training_job", "transform_job") and item.live:
         # A running job whose Describe was refused.
         costs = "running, instance type unknown"
         return {"costs": costs, "runs_instance": True, "hourly_usd": ""}
